@@ -1,0 +1,16 @@
+"""Neural networks for class-imbalanced data, trained with MetaBalance.
+
+Scikit-learn compatible estimators wrapping a PyTorch network:
+
+* :class:`MetaBalanceClassifier` trains with the MetaBalance meta-learning loop
+  (Bansal et al., 2021), an inner and an outer set resampled by
+  imbalanced-learn samplers.
+* :class:`BalancedNetClassifier` trains the same network plainly on one
+  resampled or re-weighted set, the baseline to compare against.
+"""
+
+from ._classifier import BalancedNetClassifier, MetaBalanceClassifier
+
+__version__ = "0.1.0"
+
+__all__ = ["MetaBalanceClassifier", "BalancedNetClassifier", "__version__"]

@@ -1,0 +1,83 @@
+"""Built-in network and checks on user-supplied module factories."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Sequential):
+    """Fully connected ReLU network used when ``module=None``.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input rows.
+    n_outputs : int
+        One logit for binary problems, one per class otherwise.
+    hidden_layer_sizes : tuple of int
+        Width of each hidden layer; ``()`` gives a linear model.
+    dropout : float
+        Dropout probability applied after every hidden activation.
+    """
+
+    def __init__(self, n_features, n_outputs, hidden_layer_sizes=(64, 64), dropout=0.0):
+        layers = []
+        width = n_features
+        for h in hidden_layer_sizes:
+            layers.append(nn.Linear(width, h))
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, n_outputs))
+        super().__init__(*layers)
+
+
+def build_module(factory, n_features, n_outputs, hidden_layer_sizes, dropout):
+    """Instantiate the network for a fit and check what the factory returned."""
+    if factory is None:
+        return MLP(n_features, n_outputs, tuple(hidden_layer_sizes), float(dropout))
+    if isinstance(factory, nn.Module):
+        raise TypeError(
+            "The 'module' parameter must be a callable (n_features, n_outputs) -> "
+            "torch.nn.Module, such as a Module subclass or a factory function; got "
+            f"an instance of {type(factory).__name__}. Pass the class or wrap the "
+            "construction in a function."
+        )
+    module = factory(n_features, n_outputs)
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            "The 'module' factory must return a torch.nn.Module; "
+            f"module({n_features}, {n_outputs}) returned {type(module).__name__}."
+        )
+    for name, sub in module.named_modules():
+        if isinstance(sub, nn.modules.batchnorm._BatchNorm) and sub.track_running_stats:
+            raise ValueError(
+                "Modules with running batch statistics are not supported: "
+                f"submodule {name!r} is {type(sub).__name__} with "
+                "track_running_stats=True, whose in-place running-stat updates "
+                "cannot be vectorised over tasks and make predictions depend on the "
+                "batch. Use nn.GroupNorm or nn.LayerNorm instead."
+            )
+    return module
+
+
+def check_output_shape(module, n_features, n_outputs, device):
+    """Run one row through ``module`` and check the logits' shape."""
+    x = torch.zeros(2, n_features, device=device)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x)
+    finally:
+        module.train(was_training)
+    expected = (2, n_outputs)
+    ok = tuple(out.shape) == expected or (n_outputs == 1 and tuple(out.shape) == (2,))
+    if not ok:
+        raise ValueError(
+            f"The network must map a batch of shape (n, {n_features}) to logits of "
+            f"shape (n, {n_outputs}); for a batch of 2 rows it returned shape "
+            f"{tuple(out.shape)}."
+        )

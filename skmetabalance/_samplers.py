@@ -1,0 +1,137 @@
+"""Sampler handling: validation, cloning, seeding and weight bookkeeping."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+
+__all__ = ["make_sampler", "resample"]
+
+#: Names accepted as string shortcuts for a sampler parameter.
+SAMPLER_ALIASES = ("auto", "over", "under", "smote")
+
+
+def _from_alias(name):
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+
+    if name in ("auto", "over"):
+        return RandomOverSampler()
+    if name == "under":
+        return RandomUnderSampler()
+    if name == "smote":
+        return SMOTE()
+    raise ValueError(f"Unknown sampler alias {name!r}; expected one of {SAMPLER_ALIASES}.")
+
+
+def _seed_all(sampler, rng):
+    """Give every unset ``random_state`` inside ``sampler`` a seed from ``rng``."""
+    try:
+        params = sampler.get_params(deep=True)
+    except Exception:  # not a BaseEstimator: leave it alone
+        return sampler
+    updates = {}
+    for key in sorted(params):
+        if key == "random_state" or key.endswith("__random_state"):
+            if params[key] is None:
+                updates[key] = int(rng.randint(np.iinfo(np.int32).max))
+    if updates:
+        sampler.set_params(**updates)
+    return sampler
+
+
+def make_sampler(sampler, rng, param_name):
+    """Clone (or build) the sampler for one fit and seed it from ``rng``."""
+    if sampler is None:
+        return None
+    if isinstance(sampler, str):
+        sampler = _from_alias(sampler)
+    elif not hasattr(sampler, "fit_resample"):
+        raise TypeError(
+            f"The '{param_name}' parameter must be None, one of {SAMPLER_ALIASES} or an "
+            f"object with a fit_resample method (an imbalanced-learn sampler); got "
+            f"{type(sampler).__name__}."
+        )
+    else:
+        try:
+            sampler = clone(sampler)
+        except TypeError:
+            import copy
+
+            sampler = copy.deepcopy(sampler)
+    return _seed_all(sampler, rng)
+
+
+def _describe(sampler):
+    text = repr(sampler)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def resample(sampler, X, y, sample_weight, loop):
+    """Resample ``(X, y)`` and carry ``sample_weight`` along.
+
+    Weights follow rows when the sampler reports ``sample_indices_`` (every
+    imbalanced-learn under-sampler and RandomOverSampler). For samplers that
+    synthesise rows, rows returned unchanged at the head of the output keep their
+    weight, and every other row gets the mean weight of its class in the input.
+
+    Returns
+    -------
+    X_res, y_res, w_res : ndarray
+        ``w_res`` is None when ``sample_weight`` is None.
+    """
+    if sampler is None:
+        return X, y, sample_weight
+    name = type(sampler).__name__
+    try:
+        X_res, y_res = sampler.fit_resample(X, y)
+    except Exception as exc:
+        raise ValueError(
+            f"The {loop} sampler {_describe(sampler)} failed on {X.shape[0]} training "
+            f"rows with class counts {_counts(y)}: {type(exc).__name__}: {exc}. "
+            f"Check that every class has enough rows for this sampler (for example "
+            f"lower k_neighbors / n_neighbors), or pass a different '{loop}_sampler'."
+        ) from exc
+    X_res = np.asarray(X_res)
+    y_res = np.asarray(y_res)
+    if X_res.ndim != 2 or X_res.shape[0] == 0 or X_res.shape[0] != y_res.shape[0]:
+        raise ValueError(
+            f"The {loop} sampler {name} returned an unusable set: X of shape "
+            f"{X_res.shape} and y of shape {y_res.shape}. Pass a different "
+            f"'{loop}_sampler'."
+        )
+    if X_res.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"The {loop} sampler {name} changed the number of features from "
+            f"{X.shape[1]} to {X_res.shape[1]}; samplers must return rows of the "
+            "same width."
+        )
+    if np.unique(y_res).size < 2:
+        raise ValueError(
+            f"The {loop} sampler {name} returned rows of a single class "
+            f"({_counts(y_res)}); a classifier needs at least two. Pass a different "
+            f"'{loop}_sampler' or check its sampling_strategy."
+        )
+    if not np.isfinite(X_res).all():
+        raise ValueError(
+            f"The {loop} sampler {name} returned non-finite feature values."
+        )
+    if sample_weight is None:
+        return X_res, y_res, None
+    indices = getattr(sampler, "sample_indices_", None)
+    if indices is not None and len(indices) == X_res.shape[0]:
+        return X_res, y_res, sample_weight[np.asarray(indices)]
+    w_res = np.empty(X_res.shape[0], dtype=sample_weight.dtype)
+    classes = np.unique(y)
+    for c in classes:
+        mask = y == c
+        w_res[y_res == c] = sample_weight[mask].mean()
+    n = X.shape[0]
+    if X_res.shape[0] >= n and np.array_equal(X_res[:n], X) and np.array_equal(y_res[:n], y):
+        w_res[:n] = sample_weight
+    return X_res, y_res, w_res
+
+
+def _counts(y):
+    values, counts = np.unique(y, return_counts=True)
+    return {v.item() if hasattr(v, "item") else v: int(c) for v, c in zip(values, counts)}
