@@ -1,0 +1,15 @@
+"""Real class-imbalanced data sets for benchmarks and examples.
+
+The tabular data sets are small real data sets (from the UCI and KEEL
+repositories and from R packages) shipped inside skmetabalance, so they load
+offline; :func:`list_datasets` lists them and :func:`load_dataset` loads one.
+Binary sets use the target 1 for the minority (positive) class.
+
+:func:`load_fashion_mnist_lt` builds a long-tailed Fashion-MNIST image task
+from the original files on disk (not shipped; see its documentation).
+"""
+
+from ._base import list_datasets, load_dataset
+from ._fashion import load_fashion_mnist_lt
+
+__all__ = ["list_datasets", "load_dataset", "load_fashion_mnist_lt"]
