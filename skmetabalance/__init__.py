@@ -10,7 +10,14 @@ Scikit-learn compatible estimators wrapping a PyTorch network:
 """
 
 from ._classifier import BalancedNetClassifier, MetaBalanceClassifier
+from ._persistence import load_model, save_model
 
 __version__ = "0.1.0"
 
-__all__ = ["MetaBalanceClassifier", "BalancedNetClassifier", "__version__"]
+__all__ = [
+    "MetaBalanceClassifier",
+    "BalancedNetClassifier",
+    "save_model",
+    "load_model",
+    "__version__",
+]
