@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +17,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._data import IndexStream, resolve_device, to_tensors
 from ._modules import build_module, check_output_shape
@@ -31,6 +36,13 @@ MAX_DENSE_BYTES = 4 * 1024**3
 PREDICT_BATCH_ROWS = 65536
 
 
+def _format_bytes(n):
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _densify(X, name="X"):
     if not sp.issparse(X):
         return X
@@ -38,11 +50,53 @@ def _densify(X, name="X"):
     if n_bytes > MAX_DENSE_BYTES:
         raise ValueError(
             f"{name} is a sparse matrix of shape {X.shape} whose dense copy would take "
-            f"{n_bytes / 1024**3:.1f} GiB, more than the {MAX_DENSE_BYTES / 1024**3:.0f}"
-            " GiB limit. Reduce its width (e.g. TruncatedSVD or feature selection) "
-            "before this estimator."
+            f"{_format_bytes(n_bytes)}, more than the {_format_bytes(MAX_DENSE_BYTES)}"
+            " limit (skmetabalance._classifier.MAX_DENSE_BYTES). Reduce its width "
+            "(e.g. TruncatedSVD or feature selection) before this estimator, or pass "
+            "it in smaller row blocks to predict."
         )
     return X.toarray()
+
+
+def _non_numeric_error(X, exc):
+    """A ValueError naming the columns of ``X`` that cannot be read as floats."""
+    where = ""
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        bad = []
+        for col in X.columns:
+            try:
+                np.asarray(X[col], dtype=np.float64)
+            except (TypeError, ValueError):
+                bad.append(col)
+        if bad:
+            where = f" (non-numeric columns: {bad[:10]!r})"
+    return ValueError(
+        f"X must hold numeric features only{where}; got a value that cannot be "
+        f"converted to float ({exc}). Encode string or categorical columns first, "
+        "e.g. with OneHotEncoder or OrdinalEncoder in a ColumnTransformer."
+    )
+
+
+def _finite_logits(logits, warn=True):
+    """Make float64 logits safe for softmax and sigmoid.
+
+    Infinite logits are clipped to +-1e300 (which keeps their order and gives
+    the limiting probabilities); a row holding NaN, which only an overflowing
+    network produces, is replaced by zeros (uniform probabilities).
+    """
+    nan_rows = torch.isnan(logits).any(dim=1)
+    if bool(nan_rows.any()):
+        if warn:
+            warnings.warn(
+                f"The network returned NaN outputs for {int(nan_rows.sum())} of "
+                f"{logits.shape[0]} rows (its activations overflowed, typically on "
+                "extreme feature values); their class probabilities are set to "
+                "uniform. Standardise the features.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        logits = logits.masked_fill(nan_rows[:, None], 0.0)
+    return logits.clamp(-1e300, 1e300)
 
 
 class _Prefit(ClassifierMixin, BaseEstimator):
@@ -77,6 +131,20 @@ def _cuda_devices(device):
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
+def _seed_torch(seed, device):
+    """Seed the CPU generator and that of ``device`` only.
+
+    ``torch.manual_seed`` would also reseed every other GPU, whose states
+    ``fork_rng`` does not restore.
+    """
+    torch.random.default_generator.manual_seed(seed)
+    for index in _cuda_devices(device):
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(seed)
+    if device.type == "mps":
+        torch.mps.manual_seed(seed)
+
+
 def _to_cpu(obj):
     if isinstance(obj, torch.Tensor):
         return obj.detach().cpu()
@@ -91,6 +159,13 @@ def _to_cpu(obj):
 
 class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
     """Shared machinery: validation, devices, the engine, prediction, pickling."""
+
+    # Links the HTML repr (notebooks) to our API pages rather than scikit-learn's.
+    _doc_link_module = "skmetabalance"
+    _doc_link_template = (
+        "https://skmetabalance.readthedocs.io/en/latest/generated/"
+        "skmetabalance.{estimator_name}.html"
+    )
 
     _parameter_constraints: dict = {
         "module": [callable, None],
@@ -133,16 +208,29 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_input(self, X, y, sample_weight):
         reset = not (self.warm_start and hasattr(self, "module_"))
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=(np.float64, np.float32),
-            ensure_min_samples=2,
-            reset=reset,
-        )
+        try:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=("csr", "csc", "coo"),
+                dtype=(np.float64, np.float32),
+                ensure_min_samples=2,
+                reset=reset,
+            )
+        except ValueError as exc:
+            if "could not convert" in str(exc):
+                raise _non_numeric_error(X, exc) from exc
+            raise
         X = _densify(X)
+        limit = float(np.finfo(np.float32).max)
+        if X.dtype == np.float64 and (X.max() > limit or X.min() < -limit):
+            raise ValueError(
+                f"X must hold values within the float32 range (|x| <= {limit:.3g}), "
+                "in which the network computes; got values as large as "
+                f"{max(abs(X.max()), abs(X.min())):.3g} in magnitude. Rescale the "
+                "features, e.g. with StandardScaler in a Pipeline."
+            )
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -204,7 +292,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             return None
         X_val, y_val = val
         scorer = check_scoring(self, scoring=self.scoring or "average_precision")
-        X_val_t = torch.as_tensor(np.ascontiguousarray(X_val, dtype=np.float32), device=device)
+        X_val_t = torch.as_tensor(
+            np.ascontiguousarray(X_val, dtype=np.float32), device=device
+        )
         n_classes = len(self.classes_)
         classes = np.arange(n_classes)
 
@@ -263,7 +353,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             self._optimizer_state = None
 
         with torch.random.fork_rng(devices=_cuda_devices(device)):
-            torch.manual_seed(torch_seed)
+            _seed_torch(torch_seed, device)
             sets = self._resample(*train, rng)
             module = self._init_module(X.shape[1], n_outputs, device, reset)
             self.module_ = module
@@ -277,6 +367,14 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             )
             if self._optimizer_state is not None:
                 optimizer.load_state_dict(self._optimizer_state)
+                # The saved state carries the old hyperparameters: use the current ones.
+                for group in optimizer.param_groups:
+                    group.update(
+                        lr=self.lr,
+                        momentum=self.momentum,
+                        nesterov=self.momentum > 0,
+                        weight_decay=self.weight_decay,
+                    )
             tensors = {
                 k: to_tensors(*v, device=device, binary=binary) for k, v in sets.items()
             }
@@ -330,7 +428,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         return logits.reshape(X_t.shape[0], self.n_outputs_)
 
     def _proba_from_tensor(self, X_t):
-        logits = self._logits_from_tensor(X_t).double()
+        logits = _finite_logits(self._logits_from_tensor(X_t).double(), warn=False)
         if self.n_outputs_ == 1:
             p = torch.sigmoid(logits[:, 0])
             proba = torch.stack([1.0 - p, p], dim=1)
@@ -340,18 +438,25 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=np.float32,
-            reset=False,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=("csr", "csc", "coo"),
+                dtype=np.float32,
+                reset=False,
+            )
+        except ValueError as exc:
+            if "could not convert" in str(exc):
+                raise _non_numeric_error(X, exc) from exc
+            raise
         X = _densify(X)
         device = self._module_device()
         out = []
         for i in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-            chunk = torch.from_numpy(np.ascontiguousarray(X[i : i + PREDICT_BATCH_ROWS]))
+            chunk = torch.from_numpy(
+                np.ascontiguousarray(X[i : i + PREDICT_BATCH_ROWS])
+            )
             out.append(self._logits_from_tensor(chunk.to(device)).double().cpu())
         return torch.cat(out)
 
@@ -373,7 +478,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = self._logits(X)
+        logits = _finite_logits(self._logits(X))
         if self.n_outputs_ == 1:
             p = torch.sigmoid(logits[:, 0])
             return torch.stack([1.0 - p, p], dim=1).numpy()
@@ -381,7 +486,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably from the logits."""
-        logits = self._logits(X)
+        logits = _finite_logits(self._logits(X))
         if self.n_outputs_ == 1:
             z = logits[:, 0]
             out = torch.stack(
@@ -393,7 +498,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted labels, values of ``classes_``."""
-        logits = self._logits(X)
+        logits = _finite_logits(self._logits(X))
         if self.n_outputs_ == 1:
             idx = (logits[:, 0] > 0).long().numpy()
         else:
@@ -402,13 +507,21 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ pickling
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: on Python >= 3.11 the base returns the live __dict__ itself.
+        state = dict(super().__getstate__())
         module = state.get("module_")
-        if module is not None and any(p.device.type != "cpu" for p in module.parameters()):
+        if module is not None and any(
+            p.device.type != "cpu" for p in module.parameters()
+        ):
             state["module_"] = copy.deepcopy(module).to("cpu")
         if state.get("_optimizer_state") is not None:
             state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
         return state
+
+    def __sklearn_is_fitted__(self):
+        # n_iter_ is set last in fit, so a fit interrupted before training (e.g.
+        # while resampling) does not leave an estimator that looks fitted.
+        return hasattr(self, "module_") and hasattr(self, "n_iter_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -434,122 +547,130 @@ _BASE_DOC_PARAMS = """
 class MetaBalanceClassifier(_BaseNetClassifier):
     """Neural network trained with the MetaBalance meta-learning loop.
 
-    Each optimiser step averages ``tasks_per_step`` tasks. A task draws an
-    inner batch from the *inner set* (training rows resampled by
-    ``inner_sampler``) and an outer batch from the *outer set* (rows resampled
-    by ``outer_sampler``), takes ``inner_steps`` plain gradient steps of size
-    ``inner_lr`` on the inner batch, and is scored by the outer loss at the
-    adapted weights plus ``inner_loss_weight`` times the inner loss at the
-    current weights (Bansal et al., 2021, arXiv:2106.09643). All tasks of a step
-    are computed in one vectorised call.
+        Each optimiser step averages ``tasks_per_step`` tasks. A task draws an
+        inner batch from the *inner set* (training rows resampled by
+        ``inner_sampler``) and an outer batch from the *outer set* (rows resampled
+        by ``outer_sampler``), takes ``inner_steps`` plain gradient steps of size
+        ``inner_lr`` on the inner batch, and is scored by the outer loss at the
+        adapted weights plus ``inner_loss_weight`` times the inner loss at the
+        current weights (Bansal et al., 2021, arXiv:2106.09643). All tasks of a step
+        are computed in one vectorised call.
 
-    Parameters
-    ----------
-{base}
-    inner_sampler : sampler, str or None, default=None
-        Resamples the training rows into the inner set. None keeps the rows as
-        they are; a string is a shortcut ('over' RandomOverSampler, 'under'
-        RandomUnderSampler, 'smote' SMOTE, 'auto' = 'over'); otherwise any object
-        with ``fit_resample`` (every imbalanced-learn sampler, SMOTENC, sampler
-        pipelines). Cloned at fit into ``inner_sampler_`` and seeded from
-        ``random_state`` when its own ``random_state`` is None.
-    outer_sampler : sampler, str or None, default='auto'
-        Resamples the training rows into the outer set; same forms as
-        ``inner_sampler``. 'auto' is RandomOverSampler (class-balanced).
-    inner_lr : float, default=0.01
-        Step size of the inner gradient steps (``0`` disables the look-ahead).
-    inner_steps : int, default=1
-        Number of inner gradient steps per task.
-    inner_loss_weight : float, default=0.01
-        Weight of the inner loss at the current weights in each task loss.
-    first_order : bool, default=True
-        Drop the second-order term of the meta-gradient (cheaper; see the user
-        guide for the measured difference).
-    tasks_per_step : int, default=16
-        Tasks averaged in one optimiser step.
-    batch_size : int, default=32
-        Rows per inner batch.
-    outer_batch_size : int, default=32
-        Rows per outer batch. One epoch is one pass over the outer set, i.e.
-        ``ceil(n_outer / (tasks_per_step * outer_batch_size))`` optimiser steps.
-    lr : float, default=0.02
-        Learning rate of the SGD optimiser (Nesterov momentum).
-    momentum : float, default=0.9
-        SGD momentum; Nesterov momentum is used when positive.
-    weight_decay : float, default=5e-4
-        L2 penalty of the optimiser.
-    max_iter : int, default=100
-        Maximum number of epochs.
-    early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction`` of the rows (never
-        resampled), score it after each epoch, stop after ``n_iter_no_change``
-        epochs without improvement by more than ``tol``, and restore the best
-        weights.
-    validation_fraction : float, default=0.1
-        Share of rows held out when ``early_stopping`` is True.
-    n_iter_no_change : int, default=10
-        Patience, in epochs, of early stopping.
-    tol : float, default=0.0
-        Minimum score improvement that resets the patience.
-    scoring : str, callable or None, default=None
-        Validation metric for early stopping; None means 'average_precision'
-        (macro-averaged over classes for more than two).
-    device : str or torch.device, default='auto'
-        'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
-        'cuda:N'. Resolved at fit into ``device_``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout, batch order, the validation split
-        and unseeded samplers. Global random states are left untouched.
-    verbose : int, default=0
-        Print a per-epoch table when positive.
-    warm_start : bool, default=False
-        Continue from the weights and optimiser state of the previous fit.
+        Parameters
+        ----------
+    {base}
+        inner_sampler : sampler, str or None, default=None
+            Resamples the training rows into the inner set. None keeps the rows as
+            they are; a string is a shortcut ('over' RandomOverSampler, 'under'
+            RandomUnderSampler, 'smote' SMOTE, 'auto' = 'over'); otherwise any object
+            with ``fit_resample`` (every imbalanced-learn sampler, SMOTENC, sampler
+            pipelines). Cloned at fit into ``inner_sampler_`` and seeded from
+            ``random_state`` when its own ``random_state`` is None.
+        outer_sampler : sampler, str or None, default='auto'
+            Resamples the training rows into the outer set; same forms as
+            ``inner_sampler``. 'auto' is RandomOverSampler (class-balanced).
+        inner_lr : float, default=0.01
+            Step size of the inner gradient steps (``0`` disables the look-ahead).
+        inner_steps : int, default=1
+            Number of inner gradient steps per task.
+        inner_loss_weight : float, default=0.01
+            Weight of the inner loss at the current weights in each task loss.
+        first_order : bool, default=True
+            Drop the second-order term of the meta-gradient (cheaper; see the user
+            guide for the measured difference).
+        tasks_per_step : int, default=16
+            Tasks averaged in one optimiser step.
+        batch_size : int, default=32
+            Rows per inner batch.
+        outer_batch_size : int, default=32
+            Rows per outer batch. One epoch is one pass over the outer set, i.e.
+            ``ceil(n_outer / (tasks_per_step * outer_batch_size))`` optimiser steps.
+        lr : float, default=0.02
+            Learning rate of the SGD optimiser (Nesterov momentum).
+        momentum : float, default=0.9
+            SGD momentum; Nesterov momentum is used when positive.
+        weight_decay : float, default=5e-4
+            L2 penalty of the optimiser.
+        max_iter : int, default=100
+            Maximum number of epochs.
+        early_stopping : bool, default=False
+            Hold out a stratified ``validation_fraction`` of the rows (never
+            resampled), score it after each epoch, stop after ``n_iter_no_change``
+            epochs without improvement by more than ``tol``, and restore the best
+            weights.
+        validation_fraction : float, default=0.1
+            Share of rows held out when ``early_stopping`` is True.
+        n_iter_no_change : int, default=10
+            Patience, in epochs, of early stopping.
+        tol : float, default=0.0
+            Minimum score improvement that resets the patience.
+        scoring : str, callable or None, default=None
+            Validation metric for early stopping; None means 'average_precision'
+            (macro-averaged over classes for more than two).
+        device : str or torch.device, default='auto'
+            'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
+            'cuda:N'. Resolved at fit into ``device_``.
+        random_state : int, RandomState instance or None, default=None
+            Seeds weight initialisation, dropout, batch order, the validation split
+            and unseeded samplers. Global random states are left untouched.
+        verbose : int, default=0
+            Print a per-epoch table when positive.
+        warm_start : bool, default=False
+            Continue from the weights and optimiser state of the previous fit.
 
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, when X had string column names.
-    module_ : torch.nn.Module
-        The trained network (in eval mode).
-    device_ : torch.device
-        Device used for training.
-    inner_sampler_, outer_sampler_ : sampler or None
-        The fitted clones of the samplers.
-    history_ : list of dict
-        One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
-        ``inner_loss``, ``valid_score``, ``steps`` (optimiser steps so far) and
-        ``dur`` (seconds).
-    n_iter_ : int
-        Number of epochs run.
-    n_steps_ : int
-        Number of optimiser steps taken.
-    best_epoch_, best_validation_score_ : int or None, float or None
-        Epoch and score of the restored weights (early stopping only).
-    stopped_reason_ : str
-        'max_iter', 'early_stopping', 'non_finite' or 'interrupted'.
+        Attributes
+        ----------
+        classes_ : ndarray of shape (n_classes,)
+            Class labels.
+        n_features_in_ : int
+            Number of features seen during fit.
+        feature_names_in_ : ndarray of shape (`n_features_in_`,)
+            Feature names, when X had string column names.
+        module_ : torch.nn.Module
+            The trained network (in eval mode).
+        device_ : torch.device
+            Device used for training.
+        inner_sampler_, outer_sampler_ : sampler or None
+            The fitted clones of the samplers.
+        history_ : list of dict
+            One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
+            ``inner_loss``, ``valid_score``, ``steps`` (optimiser steps so far) and
+            ``dur`` (seconds).
+        n_iter_ : int
+            Number of epochs run.
+        n_steps_ : int
+            Number of optimiser steps taken.
+        best_epoch_, best_validation_score_ : int or None, float or None
+            Epoch and score of the restored weights (early stopping only).
+        stopped_reason_ : str
+            'max_iter', 'early_stopping', 'non_finite' or 'interrupted'.
 
-    See Also
-    --------
-    BalancedNetClassifier : The same network trained plainly on one resampled set.
+        See Also
+        --------
+        BalancedNetClassifier : The same network trained plainly on one resampled set.
 
-    Examples
-    --------
-    >>> from sklearn.datasets import make_classification
-    >>> from skmetabalance import MetaBalanceClassifier
-    >>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
-    >>> clf = MetaBalanceClassifier(max_iter=5, random_state=0).fit(X, y)
-    >>> clf.predict_proba(X[:2]).shape
-    (2, 2)
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from skmetabalance import MetaBalanceClassifier
+        >>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
+        >>> clf = MetaBalanceClassifier(max_iter=5, random_state=0).fit(X, y)
+        >>> clf.predict_proba(X[:2]).shape
+        (2, 2)
     """
 
     _parameter_constraints: dict = {
         **_BaseNetClassifier._parameter_constraints,
-        "inner_sampler": [None, StrOptions(set(SAMPLER_ALIASES)), HasMethods(["fit_resample"])],
-        "outer_sampler": [None, StrOptions(set(SAMPLER_ALIASES)), HasMethods(["fit_resample"])],
+        "inner_sampler": [
+            None,
+            StrOptions(set(SAMPLER_ALIASES)),
+            HasMethods(["fit_resample"]),
+        ],
+        "outer_sampler": [
+            None,
+            StrOptions(set(SAMPLER_ALIASES)),
+            HasMethods(["fit_resample"]),
+        ],
         "inner_lr": [Interval(Real, 0, None, closed="left")],
         "inner_steps": [Interval(Integral, 1, None, closed="left")],
         "inner_loss_weight": [Interval(Real, 0, None, closed="left")],
@@ -686,7 +807,11 @@ n_iter_, n_steps_, best_epoch_, best_validation_score_, stopped_reason_
 
     _parameter_constraints: dict = {
         **_BaseNetClassifier._parameter_constraints,
-        "sampler": [None, StrOptions(set(SAMPLER_ALIASES)), HasMethods(["fit_resample"])],
+        "sampler": [
+            None,
+            StrOptions(set(SAMPLER_ALIASES)),
+            HasMethods(["fit_resample"]),
+        ],
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 

@@ -21,7 +21,9 @@ def _from_alias(name):
         return RandomUnderSampler()
     if name == "smote":
         return SMOTE()
-    raise ValueError(f"Unknown sampler alias {name!r}; expected one of {SAMPLER_ALIASES}.")
+    raise ValueError(
+        f"Unknown sampler alias {name!r}; expected one of {SAMPLER_ALIASES}."
+    )
 
 
 def _seed_all(sampler, rng):
@@ -83,38 +85,65 @@ def resample(sampler, X, y, sample_weight, loop):
     if sampler is None:
         return X, y, sample_weight
     name = type(sampler).__name__
+    # ``loop`` is "inner", "outer" (MetaBalance) or "sampler" (the plain baseline).
+    param = "sampler" if loop == "sampler" else f"{loop}_sampler"
+    loop = "" if loop == "sampler" else f" {loop}"
     try:
         X_res, y_res = sampler.fit_resample(X, y)
     except Exception as exc:
         raise ValueError(
-            f"The {loop} sampler {_describe(sampler)} failed on {X.shape[0]} training "
+            f"The{loop} sampler {_describe(sampler)} failed on {X.shape[0]} training "
             f"rows with class counts {_counts(y)}: {type(exc).__name__}: {exc}. "
             f"Check that every class has enough rows for this sampler (for example "
-            f"lower k_neighbors / n_neighbors), or pass a different '{loop}_sampler'."
+            f"lower k_neighbors / n_neighbors), or pass a different '{param}'."
         ) from exc
+    if hasattr(X_res, "toarray"):
+        X_res = X_res.toarray()
     X_res = np.asarray(X_res)
     y_res = np.asarray(y_res)
+    if X_res.dtype.kind not in "fiub":
+        try:
+            X_res = X_res.astype(X.dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"The{loop} sampler {name} returned features of dtype {X_res.dtype} "
+                f"that cannot be read as numbers ({exc}). Pass a different '{param}'."
+            ) from exc
     if X_res.ndim != 2 or X_res.shape[0] == 0 or X_res.shape[0] != y_res.shape[0]:
         raise ValueError(
-            f"The {loop} sampler {name} returned an unusable set: X of shape "
+            f"The{loop} sampler {name} returned an unusable set: X of shape "
             f"{X_res.shape} and y of shape {y_res.shape}. Pass a different "
-            f"'{loop}_sampler'."
+            f"'{param}'."
         )
+    labels = np.unique(y)
+    try:
+        known = y_res.ndim == 1 and bool(np.isin(y_res, labels).all())
+    except (TypeError, ValueError):
+        known = False
+    if not known:
+        raise ValueError(
+            f"The{loop} sampler {name} returned labels that were not among the "
+            f"labels it was given ({labels.tolist()!r}); got y of shape "
+            f"{y_res.shape} and dtype {y_res.dtype}. Samplers must keep the labels. "
+            f"Pass a different '{param}'."
+        )
+    y_res = y_res.astype(y.dtype, copy=False)
     if X_res.shape[1] != X.shape[1]:
         raise ValueError(
-            f"The {loop} sampler {name} changed the number of features from "
+            f"The{loop} sampler {name} changed the number of features from "
             f"{X.shape[1]} to {X_res.shape[1]}; samplers must return rows of the "
-            "same width."
+            f"same width. Pass a different '{param}'."
         )
     if np.unique(y_res).size < 2:
         raise ValueError(
-            f"The {loop} sampler {name} returned rows of a single class "
+            f"The{loop} sampler {name} returned rows of a single class "
             f"({_counts(y_res)}); a classifier needs at least two. Pass a different "
-            f"'{loop}_sampler' or check its sampling_strategy."
+            f"'{param}' or check its sampling_strategy."
         )
     if not np.isfinite(X_res).all():
         raise ValueError(
-            f"The {loop} sampler {name} returned non-finite feature values."
+            f"The{loop} sampler {name} returned non-finite feature values (NaN or "
+            f"inf). Pass a different '{param}'."
         )
     if sample_weight is None:
         return X_res, y_res, None
@@ -127,11 +156,17 @@ def resample(sampler, X, y, sample_weight, loop):
         mask = y == c
         w_res[y_res == c] = sample_weight[mask].mean()
     n = X.shape[0]
-    if X_res.shape[0] >= n and np.array_equal(X_res[:n], X) and np.array_equal(y_res[:n], y):
+    if (
+        X_res.shape[0] >= n
+        and np.array_equal(X_res[:n], X)
+        and np.array_equal(y_res[:n], y)
+    ):
         w_res[:n] = sample_weight
     return X_res, y_res, w_res
 
 
 def _counts(y):
     values, counts = np.unique(y, return_counts=True)
-    return {v.item() if hasattr(v, "item") else v: int(c) for v, c in zip(values, counts)}
+    return {
+        v.item() if hasattr(v, "item") else v: int(c) for v, c in zip(values, counts)
+    }

@@ -9,9 +9,12 @@ the same for every estimator.
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
@@ -27,13 +30,60 @@ def _detached_params(module):
     return {k: p.detach() for k, p in module.named_parameters()}
 
 
-def _set_grads(module, grads):
-    for name, p in module.named_parameters():
-        g = grads[name]
-        if p.grad is None:
-            p.grad = g.detach().clone()
-        else:
-            p.grad.copy_(g)
+def _set_grads(params, grads):
+    # The gradients are fresh tensors every step, so they are handed to the
+    # parameters as they are: no zeroing and no copy.
+    for name, p in params:
+        p.grad = grads[name]
+
+
+def _n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+#: Multiply-adds per optimiser step (rows in the step times parameters) below
+#: which a step runs on one intra-op thread. The steps of small tabular networks
+#: are made of many tiny operations; splitting each over several threads costs
+#: more in synchronisation than it saves, and on a busy machine every operation
+#: waits until all its threads are scheduled (measured on a loaded two-core
+#: machine: an epoch of the published loan-default setting took 0.05 s on one
+#: thread and 0.2-10 s on two). See docs/performance.rst.
+_SMALL_STEP_WORK = 1 << 24
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 1
+
+
+@contextmanager
+def _one_thread(enabled):
+    """Run the block on one intra-op thread, then restore the setting.
+
+    Concurrent uses (fits running in several threads) share one saved value,
+    restored when the last of them leaves, so the setting is never left changed.
+    """
+    global _threads_users, _threads_saved
+    if not enabled:
+        yield
+        return
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            if _threads_saved != 1:
+                torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and _threads_saved != 1:
+                torch.set_num_threads(_threads_saved)
+
+
+def _small_step(module, work):
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    return device.type == "cpu" and work < _SMALL_STEP_WORK
 
 
 class MetaStepper:
@@ -73,6 +123,9 @@ class MetaStepper:
         self.first_order = bool(first_order)
         self.params = _detached_params(module)
         self.buffers = dict(module.named_buffers())
+        self._grad_targets = list(module.named_parameters())
+        rows = self.K * (self.b_in * self.kwargs["inner_steps"] + self.b_out)
+        self._one_thread = _small_step(module, rows * _n_params(module))
 
     @property
     def steps_per_epoch(self):
@@ -81,20 +134,23 @@ class MetaStepper:
 
     def _gather(self, data, stream, b):
         idx = stream.take(self.K * b)
-        return tuple(t[idx].reshape(self.K, b, *t.shape[1:]) for t in data)
+        return tuple(
+            t.index_select(0, idx).reshape(self.K, b, *t.shape[1:]) for t in data
+        )
 
     def step(self):
-        x_in, y_in, w_in = self._gather(self.inner_data, self.inner_stream, self.b_in)
-        x_out, y_out, w_out = self._gather(self.outer_data, self.outer_stream, self.b_out)
-        grads, l_out, l_in = meta_grad(
-            self.loss_fn,
-            self.params,
-            self.buffers,
-            (x_in, y_in, w_in, x_out, y_out, w_out),
-            first_order=self.first_order,
-            **self.kwargs,
-        )
-        _set_grads(self.module, grads)
+        with _one_thread(self._one_thread):
+            batches = self._gather(self.inner_data, self.inner_stream, self.b_in)
+            batches += self._gather(self.outer_data, self.outer_stream, self.b_out)
+            grads, l_out, l_in = meta_grad(
+                self.loss_fn,
+                self.params,
+                self.buffers,
+                batches,
+                first_order=self.first_order,
+                **self.kwargs,
+            )
+        _set_grads(self._grad_targets, grads)
         return l_out.detach(), l_in.detach()
 
 
@@ -109,16 +165,19 @@ class PlainStepper:
         self.b = int(min(batch_size, data[0].shape[0]))
         self.params = _detached_params(module)
         self.buffers = dict(module.named_buffers())
+        self._grad_targets = list(module.named_parameters())
+        self._one_thread = _small_step(module, self.b * _n_params(module))
 
     @property
     def steps_per_epoch(self):
         return max(1, math.ceil(self.data[0].shape[0] / self.b))
 
     def step(self):
-        idx = self.stream.take(self.b)
-        x, y, w = (t[idx] for t in self.data)
-        grads, loss = plain_grad(self.loss_fn, self.params, self.buffers, x, y, w)
-        _set_grads(self.module, grads)
+        with _one_thread(self._one_thread):
+            idx = self.stream.take(self.b)
+            x, y, w = (t.index_select(0, idx) for t in self.data)
+            grads, loss = plain_grad(self.loss_fn, self.params, self.buffers, x, y, w)
+        _set_grads(self._grad_targets, grads)
         return loss.detach(), None
 
 
@@ -192,22 +251,31 @@ def run_epochs(
         ``"max_iter"``, ``"early_stopping"``, ``"non_finite"``, ``"interrupted"``).
     """
     module.train()
-    table = _Table(isinstance(stepper, MetaStepper), validate is not None) if verbose else None
+    table = (
+        _Table(isinstance(stepper, MetaStepper), validate is not None)
+        if verbose
+        else None
+    )
     best = best or {"score": -math.inf, "state": None, "epoch": None}
     no_improve = 0
     first_epoch = len(history) + 1
     stopped = "max_iter"
     n_steps = stepper.steps_per_epoch
+    prev = None  # (epoch, weights, optimiser state, best) as the last epoch began
     for epoch in range(first_epoch, first_epoch + max_iter):
         t0 = time.perf_counter()
         start_state = _snapshot(module)
-        start_opt = optimizer.state_dict()
+        # A deep copy: the optimiser updates its momentum buffers in place.
+        start_opt = copy.deepcopy(optimizer.state_dict())
         try:
             out_sum = torch.zeros((), device=next(iter(stepper.params.values())).device)
             in_sum = out_sum.clone()
-            for _ in range(n_steps):
-                optimizer.zero_grad(set_to_none=False)
+            for i in range(n_steps):
                 l_out, l_in = stepper.step()
+                if i == 0:
+                    # The loss at the weights the epoch started from (the inner
+                    # loss for a meta step, whose outer loss is at adapted weights).
+                    start_loss = l_out if l_in is None else l_in
                 optimizer.step()
                 out_sum += l_out
                 if l_in is not None:
@@ -217,10 +285,15 @@ def run_epochs(
         except KeyboardInterrupt:
             module.load_state_dict(start_state)
             optimizer.load_state_dict(start_opt)
+            kept = (
+                f"the weights of the last completed epoch ({epoch - 1})"
+                if epoch > 1
+                else "the initial weights"
+            )
             warnings.warn(
-                f"Training interrupted during epoch {epoch}; the estimator keeps the "
-                f"weights of the last completed epoch ({epoch - 1}). Call fit again "
-                "with warm_start=True to continue.",
+                f"Training interrupted during epoch {epoch}; the estimator keeps {kept} "
+                f"and history_ up to epoch {epoch - 1}. Call fit again with "
+                "warm_start=True to continue.",
                 UserWarning,
                 stacklevel=4,
             )
@@ -230,19 +303,50 @@ def run_epochs(
         if not (math.isfinite(train_loss) and params_finite) or (
             inner_loss is not None and not math.isfinite(inner_loss)
         ):
+            start_value = start_loss.item()
+            start_ok = math.isfinite(start_value)
+            if not start_ok and prev is not None and prev[0] == epoch - 1:
+                # The weights this epoch started from already gave a non-finite
+                # loss: go back one more epoch, to weights whose loss was finite.
+                _, start_state, start_opt, best = prev
+                history.pop()
+                steps_done -= n_steps
+                kept_epoch = epoch - 2
+            else:
+                kept_epoch = epoch - 1
             module.load_state_dict(start_state)
             optimizer.load_state_dict(start_opt)
+            kept = (
+                f"the weights of epoch {kept_epoch} were restored"
+                if kept_epoch > 0
+                else "the initial weights were restored"
+            )
+            if prev is None and not start_value < 1e3:
+                # Cross-entropy at sensible starting weights is about log(n_classes).
+                cause = (
+                    f"The loss was already {start_value:.3g} at the weights training "
+                    "started from, so the features are probably too large or badly "
+                    "scaled: standardise them (e.g. StandardScaler in a Pipeline)."
+                )
+            elif inner_loss is not None and math.isfinite(inner_loss):
+                cause = (
+                    "The inner loss stayed finite, so 'inner_lr' (or 'lr') is "
+                    "probably too large: lower it, or standardise the features."
+                )
+            else:
+                cause = (
+                    "The learning rate 'lr' is probably too large: lower it, or "
+                    "standardise the features (e.g. StandardScaler in a Pipeline)."
+                )
             warnings.warn(
                 f"The training loss became non-finite during epoch {epoch}; training "
-                f"stopped and the weights of epoch {epoch - 1} were restored. The "
-                "learning rate ('lr', or 'inner_lr') is probably too large, or the "
-                "features are badly scaled (standardise them, e.g. with "
-                "StandardScaler in a Pipeline).",
+                f"stopped and {kept}. {cause}",
                 ConvergenceWarning,
                 stacklevel=4,
             )
             stopped = "non_finite"
             break
+        prev = (epoch, start_state, start_opt, best)
         steps_done += n_steps
         rec = {
             "epoch": epoch,

@@ -38,4 +38,3 @@ def multiclass_data():
         random_state=0,
     )
     return X, y
-

@@ -9,9 +9,20 @@ from skmetabalance._meta import make_loss_fn, meta_grad, weighted_loss
 K, B_IN, B_OUT, D = 3, 5, 4, 4
 
 
-def _net(n_outputs):
+class _GenericSequential(nn.Sequential):
+    """Same layers, but a forward of its own: takes the generic vmap path."""
+
+    def forward(self, x):
+        return super().forward(x)
+
+
+def _net(n_outputs, path="batched"):
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(D, 6), nn.Tanh(), nn.Linear(6, n_outputs)).double()
+    cls = nn.Sequential if path == "batched" else _GenericSequential
+    net = cls(nn.Linear(D, 6), nn.Tanh(), nn.Linear(6, n_outputs)).double()
+    plan = make_loss_fn(net, n_outputs == 1)._stack
+    assert (plan is not None) == (path == "batched")
+    return net
 
 
 def _batches(binary, n_classes, weighted):
@@ -52,7 +63,9 @@ def _ref_loss(params, x, y, w, binary):
 
 def _reference(net, batches, *, alpha, steps, lam, first_order, binary):
     """Per-task Python loop with torch.autograd.grad, as the method is written."""
-    theta = {k: v.detach().clone().requires_grad_(True) for k, v in net.named_parameters()}
+    theta = {
+        k: v.detach().clone().requires_grad_(True) for k, v in net.named_parameters()
+    }
     x_in, y_in, w_in, x_out, y_out, w_out = batches
     total = 0.0
     for k in range(K):
@@ -88,12 +101,18 @@ def _ours(net, batches, *, alpha, steps, lam, first_order, binary):
     return grads
 
 
+PATHS = ["batched", "vmap"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 4)])
 @pytest.mark.parametrize("steps", [1, 2])
 @pytest.mark.parametrize("first_order", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_meta_grad_matches_unrolled_reference(binary, n_classes, steps, first_order, weighted):
-    net = _net(1 if binary else n_classes)
+def test_meta_grad_matches_unrolled_reference(
+    path, binary, n_classes, steps, first_order, weighted
+):
+    net = _net(1 if binary else n_classes, path)
     batches = _batches(binary, n_classes, weighted)
     kw = dict(alpha=0.3, steps=steps, lam=0.1, first_order=first_order, binary=binary)
     ref = _reference(net, batches, **kw)
@@ -103,9 +122,10 @@ def test_meta_grad_matches_unrolled_reference(binary, n_classes, steps, first_or
         torch.testing.assert_close(ours[name], ref[name], rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 3)])
-def test_first_order_differs_from_second_order(binary, n_classes):
-    net = _net(1 if binary else n_classes)
+def test_first_order_differs_from_second_order(path, binary, n_classes):
+    net = _net(1 if binary else n_classes, path)
     batches = _batches(binary, n_classes, False)
     kw = dict(alpha=0.5, steps=1, lam=0.01, binary=binary)
     fo = _ours(net, batches, first_order=True, **kw)
@@ -115,26 +135,44 @@ def test_first_order_differs_from_second_order(binary, n_classes):
     assert diff > 1e-4 * scale
 
 
-def test_zero_inner_lr_is_outer_plus_weighted_inner_gradient():
-    net = _net(1)
+@pytest.mark.parametrize("path", PATHS)
+def test_zero_inner_lr_is_outer_plus_weighted_inner_gradient(path):
+    net = _net(1, path)
     batches = _batches(True, 2, True)
     x_in, y_in, w_in, x_out, y_out, w_out = batches
     lam = 0.25
     for first_order in (True, False):
-        ours = _ours(net, batches, alpha=0.0, steps=1, lam=lam, first_order=first_order, binary=True)
-        theta = {k: v.detach().clone().requires_grad_(True) for k, v in net.named_parameters()}
-        total = sum(
-            _ref_loss(theta, x_out[k], y_out[k], w_out[k], True)
-            + lam * _ref_loss(theta, x_in[k], y_in[k], w_in[k], True)
-            for k in range(K)
-        ) / K
+        ours = _ours(
+            net,
+            batches,
+            alpha=0.0,
+            steps=1,
+            lam=lam,
+            first_order=first_order,
+            binary=True,
+        )
+        theta = {
+            k: v.detach().clone().requires_grad_(True)
+            for k, v in net.named_parameters()
+        }
+        total = (
+            sum(
+                _ref_loss(theta, x_out[k], y_out[k], w_out[k], True)
+                + lam * _ref_loss(theta, x_in[k], y_in[k], w_in[k], True)
+                for k in range(K)
+            )
+            / K
+        )
         expected = dict(zip(theta, torch.autograd.grad(total, list(theta.values()))))
         for name in expected:
-            torch.testing.assert_close(ours[name], expected[name], rtol=1e-9, atol=1e-11)
+            torch.testing.assert_close(
+                ours[name], expected[name], rtol=1e-9, atol=1e-11
+            )
 
 
-def test_reported_losses_are_task_means():
-    net = _net(3)
+@pytest.mark.parametrize("path", PATHS)
+def test_reported_losses_are_task_means(path):
+    net = _net(3, path)
     batches = _batches(False, 3, False)
     loss_fn = make_loss_fn(net, False)
     params = {k: v.detach() for k, v in net.named_parameters()}
@@ -150,8 +188,16 @@ def test_reported_losses_are_task_means():
             inner_loss_weight=0.0,
         )
         x_in, y_in, w_in, x_out, y_out, w_out = batches
-        exp_in = sum(_ref_loss(params, x_in[k], y_in[k], w_in[k], False) for k in range(K)) / K
-        exp_out = sum(_ref_loss(params, x_out[k], y_out[k], w_out[k], False) for k in range(K)) / K
+        exp_in = (
+            sum(_ref_loss(params, x_in[k], y_in[k], w_in[k], False) for k in range(K))
+            / K
+        )
+        exp_out = (
+            sum(
+                _ref_loss(params, x_out[k], y_out[k], w_out[k], False) for k in range(K)
+            )
+            / K
+        )
         torch.testing.assert_close(l_in, exp_in)
         torch.testing.assert_close(l_out, exp_out)
 
@@ -162,3 +208,43 @@ def test_weighted_loss_weights_rows():
     w = torch.tensor([0.0, 2.0], dtype=torch.float64)
     expected = 2.0 * nn.functional.softplus(torch.tensor(1.0, dtype=torch.float64)) / 2
     torch.testing.assert_close(weighted_loss(logits, y, w, True), expected)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 3)])
+def test_plain_grad_matches_autograd(path, binary, n_classes):
+    from skmetabalance._meta import plain_grad
+
+    net = _net(1 if binary else n_classes, path)
+    x_in, y_in, w_in, _, _, _ = _batches(binary, n_classes, True)
+    x, y, w = x_in[0], y_in[0], w_in[0]
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    grads, loss = plain_grad(make_loss_fn(net, binary), params, {}, x, y, w)
+    theta = {
+        k: v.detach().clone().requires_grad_(True) for k, v in net.named_parameters()
+    }
+    ref_loss = _ref_loss(theta, x, y, w, binary)
+    ref = dict(zip(theta, torch.autograd.grad(ref_loss, list(theta.values()))))
+    torch.testing.assert_close(loss, ref_loss.detach())
+    for name in ref:
+        torch.testing.assert_close(grads[name], ref[name], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("first_order", [True, False])
+def test_task_chunks_give_the_same_gradient(monkeypatch, path, first_order):
+    import skmetabalance._meta as meta_mod
+
+    net = _net(3, path)
+    batches = _batches(False, 3, True)
+    kw = dict(alpha=0.2, steps=1, lam=0.05, first_order=first_order, binary=False)
+    whole = _ours(net, batches, **kw)
+    # a tiny element budget forces one task per chunk
+    monkeypatch.setattr(meta_mod, "_TASK_CHUNK_ELEMENTS", 1)
+    assert (
+        meta_mod._task_chunks({k: v for k, v in net.named_parameters()}, batches, 1)
+        is not None
+    )
+    chunked = _ours(net, batches, **kw)
+    for name in whole:
+        torch.testing.assert_close(chunked[name], whole[name], rtol=1e-10, atol=1e-12)

@@ -1,0 +1,399 @@
+"""Behaviour of MetaBalanceClassifier and BalancedNetClassifier."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from imblearn.over_sampling import SMOTE, SMOTENC, RandomOverSampler
+from imblearn.pipeline import Pipeline as ImbPipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import clone
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, device="cpu")
+
+
+def meta(**kw):
+    return MetaBalanceClassifier(**{**FAST, "tasks_per_step": 4, **kw})
+
+
+def plain(**kw):
+    return BalancedNetClassifier(**{**FAST, **kw})
+
+
+SAMPLERS = {
+    "none": None,
+    "ros": RandomOverSampler(),
+    "rus": RandomUnderSampler(),
+    "smote": SMOTE(),
+    "alias": "under",
+    "pipeline": ImbPipeline(
+        [
+            ("rus", RandomUnderSampler(sampling_strategy=0.5)),
+            ("ros", RandomOverSampler()),
+        ]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_meta_with_samplers(binary_data, name):
+    X, y = binary_data
+    sampler = SAMPLERS[name]
+    # undersampled sets are small: give them as many optimiser steps as the others
+    clf = meta(inner_sampler=sampler, outer_sampler=sampler, max_iter=12).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (X.shape[0], 2)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    if sampler is not None:
+        assert clf.inner_sampler_ is not sampler
+        assert clf.outer_sampler_ is not sampler
+    # the fitted network must have learned something on this separable data
+    assert average_precision_score(y, proba[:, 1]) > 0.5
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_plain_with_samplers(binary_data, name):
+    X, y = binary_data
+    clf = plain(sampler=SAMPLERS[name], max_iter=5).fit(X, y)
+    assert average_precision_score(y, clf.predict_proba(X)[:, 1]) > 0.5
+
+
+def test_smotenc_on_mixed_data():
+    rng = np.random.RandomState(0)
+    n = 200
+    cat = rng.randint(0, 3, size=n)
+    num = rng.randn(n, 3)
+    y = (num[:, 0] + (cat == 2) + 0.3 * rng.randn(n) > 1.6).astype(int)
+    X = np.column_stack([num, cat]).astype(float)
+    sampler = SMOTENC(categorical_features=[3], k_neighbors=3)
+    clf = meta(outer_sampler=sampler).fit(X, y)
+    # synthetic rows of the outer set keep categorical values from the data
+    X_res, _ = clone(clf.outer_sampler_).fit_resample(X, y)
+    assert set(np.unique(X_res[:, 3])) <= {0.0, 1.0, 2.0}
+    assert clf.predict(X).shape == (n,)
+
+
+def test_samplers_are_seeded_from_random_state(binary_data):
+    X, y = binary_data
+    a = meta(outer_sampler=RandomUnderSampler(), random_state=3).fit(X, y)
+    b = meta(outer_sampler=RandomUnderSampler(), random_state=3).fit(X, y)
+    assert a.outer_sampler_.random_state == b.outer_sampler_.random_state is not None
+    np.testing.assert_array_equal(
+        a.outer_sampler_.sample_indices_, b.outer_sampler_.sample_indices_
+    )
+    c = meta(outer_sampler=RandomUnderSampler(random_state=7), random_state=3).fit(X, y)
+    assert c.outer_sampler_.random_state == 7
+
+
+def test_sampler_error_names_loop_and_sampler():
+    X = np.random.RandomState(0).randn(40, 3)
+    y = np.array([0] * 37 + [1] * 3)
+    with pytest.raises(ValueError, match=r"outer sampler SMOTE.*k_neighbors"):
+        meta(outer_sampler=SMOTE(k_neighbors=5)).fit(X, y)
+    with pytest.raises(ValueError, match=r"inner sampler SMOTE"):
+        meta(inner_sampler=SMOTE(k_neighbors=5), outer_sampler=None).fit(X, y)
+
+
+@pytest.mark.parametrize("Est", [meta, plain])
+def test_multiclass(multiclass_data, Est):
+    X, y = multiclass_data
+    clf = Est(max_iter=5).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (X.shape[0], 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert clf.decision_function(X).shape == (X.shape[0], 3)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
+    assert clf.score(X, y) > 0.6
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
+
+
+def test_binary_outputs_consistent(binary_data):
+    X, y = binary_data
+    clf = meta().fit(X, y)
+    dec = clf.decision_function(X)
+    assert dec.shape == (X.shape[0],)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-dec)), rtol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(dec > 0).astype(int)])
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], [3, 10], [-1, 1], [False, True]])
+def test_labels_are_returned_as_given(binary_data, labels):
+    X, y = binary_data
+    y_lab = np.asarray(labels, dtype=object if isinstance(labels[0], str) else None)[y]
+    clf = meta().fit(X, y_lab)
+    np.testing.assert_array_equal(clf.classes_, np.unique(y_lab))
+    pred = clf.predict(X)
+    assert set(np.unique(pred)) <= set(np.unique(y_lab))
+    # same model as with encoded labels: labels are only renamed
+    ref = meta().fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X))
+
+
+def test_string_multiclass_labels(multiclass_data):
+    X, y = multiclass_data
+    names = np.array(["cat", "ant", "bee"])
+    clf = meta().fit(X, names[y])
+    assert list(clf.classes_) == ["ant", "bee", "cat"]
+    assert set(clf.predict(X)) <= set(names)
+
+
+def test_pandas_input_sets_feature_names(binary_data):
+    X, y = binary_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = meta().fit(df, pd.Series(y))
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    np.testing.assert_allclose(clf.predict_proba(df), clf.predict_proba(X))
+
+
+def test_pipeline_gridsearch_and_cross_val(binary_data):
+    X, y = binary_data
+    pipe = make_pipeline(StandardScaler(), meta(max_iter=2))
+    scores = cross_val_score(pipe, X, y, cv=3, scoring="average_precision")
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
+    grid = GridSearchCV(
+        pipe,
+        {"metabalanceclassifier__first_order": [True, False]},
+        cv=2,
+        n_jobs=2,
+        scoring="average_precision",
+    )
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 2
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    # the sequential search gives the same scores: runs are seeded, not process-dependent
+    seq = clone(grid).set_params(n_jobs=1).fit(X, y)
+    np.testing.assert_allclose(
+        seq.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"]
+    )
+
+
+def test_resampling_happens_only_on_training_rows(binary_data):
+    """The outer set is built from the rows passed to fit, nothing else."""
+    X, y = binary_data
+    clf = meta(
+        outer_sampler=RandomOverSampler(), early_stopping=True, validation_fraction=0.2
+    ).fit(X, y)
+    idx = clf.outer_sampler_.sample_indices_
+    n_train = X.shape[0] - int(np.ceil(0.2 * X.shape[0]))
+    assert idx.max() < n_train
+
+
+@pytest.mark.parametrize("Est", [meta, plain])
+def test_pickle_round_trip(binary_data, Est):
+    X, y = binary_data
+    clf = Est().fit(X, y)
+    clf2 = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf2.predict_proba(X), clf.predict_proba(X))
+    assert all(p.device.type == "cpu" for p in clf2.module_.parameters())
+
+
+@pytest.mark.parametrize("Est", [meta, plain])
+def test_determinism_and_global_state(binary_data, Est):
+    X, y = binary_data
+    np.random.seed(123)
+    torch.manual_seed(123)
+    np_state = np.random.get_state()
+    torch_state = torch.get_rng_state()
+    threads = torch.get_num_threads()
+    a = Est(dropout=0.2, random_state=5).fit(X, y).predict_proba(X)
+    b = Est(dropout=0.2, random_state=5).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    c = Est(dropout=0.2, random_state=6).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, c)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert torch.get_num_threads() == threads
+
+
+def test_random_state_instance_is_accepted(binary_data):
+    X, y = binary_data
+    clf = meta(random_state=np.random.RandomState(0)).fit(X, y)
+    assert np.all(np.isfinite(clf.predict_proba(X)))
+
+
+@pytest.mark.parametrize("Est", [meta, plain])
+def test_sample_weight_changes_fit_and_zero_weight_rows_are_ignored(binary_data, Est):
+    X, y = binary_data
+    base = Est(outer_sampler=None) if Est is meta else Est()
+    w = np.ones(len(y))
+    a = clone(base).fit(X, y, sample_weight=w).predict_proba(X)
+    b = clone(base).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    w2 = np.where(y == 1, 5.0, 1.0)
+    c = clone(base).fit(X, y, sample_weight=w2).predict_proba(X)
+    # up-weighting the minority raises its predicted probability on average
+    assert c[y == 1, 1].mean() > b[y == 1, 1].mean()
+
+
+def test_sample_weight_follows_rows_through_index_samplers():
+    from skmetabalance._samplers import resample
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 2)
+    y = np.array([0] * 40 + [1] * 10)
+    w = rng.rand(50) + 0.1
+    s = RandomOverSampler(random_state=0)
+    X_r, y_r, w_r = resample(s, X, y, w, "outer")
+    np.testing.assert_array_equal(w_r, w[s.sample_indices_])
+    s = SMOTE(random_state=0, k_neighbors=3)
+    X_r, y_r, w_r = resample(s, X, y, w, "outer")
+    np.testing.assert_array_equal(w_r[:50], w)  # original rows keep their weight
+    np.testing.assert_allclose(w_r[50:], w[y == 1].mean())  # synthetic: class mean
+
+
+def test_early_stopping_restores_best_weights(binary_data):
+    X, y = binary_data
+    clf = meta(max_iter=30, early_stopping=True, n_iter_no_change=3, lr=0.05).fit(X, y)
+    scores = [h["valid_score"] for h in clf.history_]
+    assert clf.best_validation_score_ == max(scores)
+    assert (
+        clf.history_[clf.best_epoch_ - 1]["valid_score"] == clf.best_validation_score_
+    )
+    if clf.stopped_reason_ == "early_stopping":
+        assert clf.n_iter_ == clf.best_epoch_ + 3
+    # the restored weights give the best validation score again
+    from sklearn.model_selection import train_test_split
+
+    y_enc = np.searchsorted(clf.classes_, y)
+    split_seed = np.random.RandomState(0)
+    split_seed.randint(np.iinfo(np.int32).max)
+    _, X_val, _, y_val = train_test_split(
+        X,
+        y_enc,
+        test_size=0.1,
+        stratify=y_enc,
+        random_state=split_seed.randint(np.iinfo(np.int32).max),
+    )
+    ap = average_precision_score(y_val, clf.predict_proba(X_val)[:, 1])
+    assert ap == pytest.approx(clf.best_validation_score_, abs=1e-6)
+
+
+def test_history_and_steps(binary_data):
+    X, y = binary_data
+    clf = meta(
+        max_iter=4, tasks_per_step=2, outer_batch_size=10, outer_sampler=None
+    ).fit(X, y)
+    assert clf.n_iter_ == 4 == len(clf.history_)
+    per_epoch = int(np.ceil(X.shape[0] / 20))
+    assert [h["steps"] for h in clf.history_] == [per_epoch * (i + 1) for i in range(4)]
+    assert clf.n_steps_ == 4 * per_epoch
+    for h in clf.history_:
+        assert set(h) >= {
+            "epoch",
+            "train_loss",
+            "inner_loss",
+            "valid_score",
+            "steps",
+            "dur",
+        }
+        assert np.isfinite(h["train_loss"]) and h["dur"] > 0
+    # training reduces the loss on this easy problem
+    assert clf.history_[-1]["train_loss"] < clf.history_[0]["train_loss"]
+
+
+def test_verbose_prints_table(binary_data, capsys):
+    X, y = binary_data
+    meta(max_iter=2, verbose=1, early_stopping=True).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "valid_score" in out
+    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
+    meta(max_iter=2, verbose=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_warm_start_continues(binary_data):
+    X, y = binary_data
+    clf = meta(max_iter=2, warm_start=True).fit(X, y)
+    w1 = clf.module_[0].weight.detach().clone()
+    clf.fit(X, y)
+    assert clf.n_iter_ == 4 and len(clf.history_) == 4
+    assert clf.history_[-1]["steps"] == 2 * clf.history_[1]["steps"]
+    assert not torch.equal(w1, clf.module_[0].weight)
+    cold = meta(max_iter=2, warm_start=False).fit(X, y)
+    cold.fit(X, y)
+    assert cold.n_iter_ == 2
+
+
+class TinyNet(nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, 8), nn.GELU(), nn.LayerNorm(8))
+        self.head = nn.Linear(8, n_outputs)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+@pytest.mark.parametrize("first_order", [True, False])
+def test_custom_module_factory(multiclass_data, first_order):
+    X, y = multiclass_data
+    clf = meta(module=TinyNet, first_order=first_order).fit(X, y)
+    assert isinstance(clf.module_, TinyNet)
+    assert clf.predict_proba(X).shape == (X.shape[0], 3)
+    clf2 = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf2.predict(X), clf.predict(X))
+
+
+def test_module_instance_and_bad_output_are_refused(binary_data):
+    X, y = binary_data
+    with pytest.raises(TypeError, match="'module' parameter must be a callable"):
+        meta(module=TinyNet(6, 1)).fit(X, y)
+    with pytest.raises(ValueError, match=r"logits of shape \(n, 1\)"):
+        meta(module=lambda d, o: nn.Linear(d, 3)).fit(X, y)
+    with pytest.raises(ValueError, match="BatchNorm1d"):
+        meta(
+            module=lambda d, o: nn.Sequential(
+                nn.Linear(d, 4), nn.BatchNorm1d(4), nn.Linear(4, o)
+            )
+        ).fit(X, y)
+
+
+def test_device_resolution(binary_data):
+    X, y = binary_data
+    clf = meta(device="auto").fit(X, y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert clf.device_.type == expected
+    with pytest.raises(ValueError, match="'device' parameter"):
+        meta(device="gpu").fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            meta(device="cuda").fit(X, y)
+
+
+def test_clone_and_params_round_trip():
+    clf = MetaBalanceClassifier(outer_sampler=RandomUnderSampler(), tasks_per_step=9)
+    c = clone(clf)
+    assert c.get_params()["tasks_per_step"] == 9
+    assert c.outer_sampler is not clf.outer_sampler
+    c.set_params(outer_sampler__sampling_strategy=0.5)
+    assert c.outer_sampler.sampling_strategy == 0.5
+
+
+@cuda
+@pytest.mark.parametrize("Est", [meta, plain])
+def test_cuda_fit_matches_cpu_and_unpickles_on_cpu(binary_data, Est):
+    X, y = binary_data
+    gpu = Est(device="cuda").fit(X, y)
+    assert gpu.device_.type == "cuda"
+    assert next(gpu.module_.parameters()).device.type == "cuda"
+    cpu = Est(device="cpu").fit(X, y)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-3)
+    state = gpu.__getstate__()
+    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
+    clone_ = pickle.loads(pickle.dumps(gpu))
+    np.testing.assert_allclose(clone_.predict_proba(X), gpu.predict_proba(X), atol=1e-6)
