@@ -359,7 +359,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             self.module_ = module
             self.n_outputs_ = n_outputs
             optimizer = torch.optim.SGD(
-                module.parameters(),
+                [p for p in module.parameters() if p.requires_grad],
                 lr=self.lr,
                 momentum=self.momentum,
                 nesterov=self.momentum > 0,
@@ -547,116 +547,116 @@ _BASE_DOC_PARAMS = """
 class MetaBalanceClassifier(_BaseNetClassifier):
     """Neural network trained with the MetaBalance meta-learning loop.
 
-        Each optimiser step averages ``tasks_per_step`` tasks. A task draws an
-        inner batch from the *inner set* (training rows resampled by
-        ``inner_sampler``) and an outer batch from the *outer set* (rows resampled
-        by ``outer_sampler``), takes ``inner_steps`` plain gradient steps of size
-        ``inner_lr`` on the inner batch, and is scored by the outer loss at the
-        adapted weights plus ``inner_loss_weight`` times the inner loss at the
-        current weights (Bansal et al., 2021, arXiv:2106.09643). All tasks of a step
-        are computed in one vectorised call.
+    Each optimiser step averages ``tasks_per_step`` tasks. A task draws an
+    inner batch from the *inner set* (training rows resampled by
+    ``inner_sampler``) and an outer batch from the *outer set* (rows resampled
+    by ``outer_sampler``), takes ``inner_steps`` plain gradient steps of size
+    ``inner_lr`` on the inner batch, and is scored by the outer loss at the
+    adapted weights plus ``inner_loss_weight`` times the inner loss at the
+    current weights (Bansal et al., 2021, arXiv:2106.09643). All tasks of a step
+    are computed in one vectorised call.
 
-        Parameters
-        ----------
+    Parameters
+    ----------
     {base}
-        inner_sampler : sampler, str or None, default=None
-            Resamples the training rows into the inner set. None keeps the rows as
-            they are; a string is a shortcut ('over' RandomOverSampler, 'under'
-            RandomUnderSampler, 'smote' SMOTE, 'auto' = 'over'); otherwise any object
-            with ``fit_resample`` (every imbalanced-learn sampler, SMOTENC, sampler
-            pipelines). Cloned at fit into ``inner_sampler_`` and seeded from
-            ``random_state`` when its own ``random_state`` is None.
-        outer_sampler : sampler, str or None, default='auto'
-            Resamples the training rows into the outer set; same forms as
-            ``inner_sampler``. 'auto' is RandomOverSampler (class-balanced).
-        inner_lr : float, default=0.01
-            Step size of the inner gradient steps (``0`` disables the look-ahead).
-        inner_steps : int, default=1
-            Number of inner gradient steps per task.
-        inner_loss_weight : float, default=0.01
-            Weight of the inner loss at the current weights in each task loss.
-        first_order : bool, default=True
-            Drop the second-order term of the meta-gradient (cheaper; see the user
-            guide for the measured difference).
-        tasks_per_step : int, default=16
-            Tasks averaged in one optimiser step.
-        batch_size : int, default=32
-            Rows per inner batch.
-        outer_batch_size : int, default=32
-            Rows per outer batch. One epoch is one pass over the outer set, i.e.
-            ``ceil(n_outer / (tasks_per_step * outer_batch_size))`` optimiser steps.
-        lr : float, default=0.02
-            Learning rate of the SGD optimiser (Nesterov momentum).
-        momentum : float, default=0.9
-            SGD momentum; Nesterov momentum is used when positive.
-        weight_decay : float, default=5e-4
-            L2 penalty of the optimiser.
-        max_iter : int, default=100
-            Maximum number of epochs.
-        early_stopping : bool, default=False
-            Hold out a stratified ``validation_fraction`` of the rows (never
-            resampled), score it after each epoch, stop after ``n_iter_no_change``
-            epochs without improvement by more than ``tol``, and restore the best
-            weights.
-        validation_fraction : float, default=0.1
-            Share of rows held out when ``early_stopping`` is True.
-        n_iter_no_change : int, default=10
-            Patience, in epochs, of early stopping.
-        tol : float, default=0.0
-            Minimum score improvement that resets the patience.
-        scoring : str, callable or None, default=None
-            Validation metric for early stopping; None means 'average_precision'
-            (macro-averaged over classes for more than two).
-        device : str or torch.device, default='auto'
-            'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
-            'cuda:N'. Resolved at fit into ``device_``.
-        random_state : int, RandomState instance or None, default=None
-            Seeds weight initialisation, dropout, batch order, the validation split
-            and unseeded samplers. Global random states are left untouched.
-        verbose : int, default=0
-            Print a per-epoch table when positive.
-        warm_start : bool, default=False
-            Continue from the weights and optimiser state of the previous fit.
+    inner_sampler : sampler, str or None, default=None
+        Resamples the training rows into the inner set. None keeps the rows as
+        they are; a string is a shortcut ('over' RandomOverSampler, 'under'
+        RandomUnderSampler, 'smote' SMOTE, 'auto' = 'over'); otherwise any object
+        with ``fit_resample`` (every imbalanced-learn sampler, SMOTENC, sampler
+        pipelines). Cloned at fit into ``inner_sampler_`` and seeded from
+        ``random_state`` when its own ``random_state`` is None.
+    outer_sampler : sampler, str or None, default='auto'
+        Resamples the training rows into the outer set; same forms as
+        ``inner_sampler``. 'auto' is RandomOverSampler (class-balanced).
+    inner_lr : float, default=0.01
+        Step size of the inner gradient steps (``0`` disables the look-ahead).
+    inner_steps : int, default=1
+        Number of inner gradient steps per task.
+    inner_loss_weight : float, default=0.01
+        Weight of the inner loss at the current weights in each task loss.
+    first_order : bool, default=True
+        Drop the second-order term of the meta-gradient (cheaper; see the user
+        guide for the measured difference).
+    tasks_per_step : int, default=16
+        Tasks averaged in one optimiser step.
+    batch_size : int, default=32
+        Rows per inner batch.
+    outer_batch_size : int, default=32
+        Rows per outer batch. One epoch is one pass over the outer set, i.e.
+        ``ceil(n_outer / (tasks_per_step * outer_batch_size))`` optimiser steps.
+    lr : float, default=0.02
+        Learning rate of the SGD optimiser (Nesterov momentum).
+    momentum : float, default=0.9
+        SGD momentum; Nesterov momentum is used when positive.
+    weight_decay : float, default=5e-4
+        L2 penalty of the optimiser.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the rows (never
+        resampled), score it after each epoch, stop after ``n_iter_no_change``
+        epochs without improvement by more than ``tol``, and restore the best
+        weights.
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping`` is True.
+    n_iter_no_change : int, default=10
+        Patience, in epochs, of early stopping.
+    tol : float, default=0.0
+        Minimum score improvement that resets the patience.
+    scoring : str, callable or None, default=None
+        Validation metric for early stopping; None means 'average_precision'
+        (macro-averaged over classes for more than two).
+    device : str or torch.device, default='auto'
+        'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
+        'cuda:N'. Resolved at fit into ``device_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, batch order, the validation split
+        and unseeded samplers. Global random states are left untouched.
+    verbose : int, default=0
+        Print a per-epoch table when positive.
+    warm_start : bool, default=False
+        Continue from the weights and optimiser state of the previous fit.
 
-        Attributes
-        ----------
-        classes_ : ndarray of shape (n_classes,)
-            Class labels.
-        n_features_in_ : int
-            Number of features seen during fit.
-        feature_names_in_ : ndarray of shape (`n_features_in_`,)
-            Feature names, when X had string column names.
-        module_ : torch.nn.Module
-            The trained network (in eval mode).
-        device_ : torch.device
-            Device used for training.
-        inner_sampler_, outer_sampler_ : sampler or None
-            The fitted clones of the samplers.
-        history_ : list of dict
-            One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
-            ``inner_loss``, ``valid_score``, ``steps`` (optimiser steps so far) and
-            ``dur`` (seconds).
-        n_iter_ : int
-            Number of epochs run.
-        n_steps_ : int
-            Number of optimiser steps taken.
-        best_epoch_, best_validation_score_ : int or None, float or None
-            Epoch and score of the restored weights (early stopping only).
-        stopped_reason_ : str
-            'max_iter', 'early_stopping', 'non_finite' or 'interrupted'.
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X had string column names.
+    module_ : torch.nn.Module
+        The trained network (in eval mode).
+    device_ : torch.device
+        Device used for training.
+    inner_sampler_, outer_sampler_ : sampler or None
+        The fitted clones of the samplers.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
+        ``inner_loss``, ``valid_score``, ``steps`` (optimiser steps so far) and
+        ``dur`` (seconds).
+    n_iter_ : int
+        Number of epochs run.
+    n_steps_ : int
+        Number of optimiser steps taken.
+    best_epoch_, best_validation_score_ : int or None, float or None
+        Epoch and score of the restored weights (early stopping only).
+    stopped_reason_ : str
+        'max_iter', 'early_stopping', 'non_finite' or 'interrupted'.
 
-        See Also
-        --------
-        BalancedNetClassifier : The same network trained plainly on one resampled set.
+    See Also
+    --------
+    BalancedNetClassifier : The same network trained plainly on one resampled set.
 
-        Examples
-        --------
-        >>> from sklearn.datasets import make_classification
-        >>> from skmetabalance import MetaBalanceClassifier
-        >>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
-        >>> clf = MetaBalanceClassifier(max_iter=5, random_state=0).fit(X, y)
-        >>> clf.predict_proba(X[:2]).shape
-        (2, 2)
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skmetabalance import MetaBalanceClassifier
+    >>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
+    >>> clf = MetaBalanceClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
     """
 
     _parameter_constraints: dict = {
@@ -769,7 +769,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
 
     Parameters
     ----------
-{base}
+    {base}
     sampler : sampler, str or None, default=None
         Resamples the training rows once at fit; None keeps them as they are.
         Same forms as ``MetaBalanceClassifier.inner_sampler``.
@@ -904,9 +904,11 @@ n_iter_, n_steps_, best_epoch_, best_validation_score_, stopped_reason_
         )
 
 
+# The placeholder is indented like the parameters around it, so the text that
+# replaces it drops its own leading indentation.
 MetaBalanceClassifier.__doc__ = MetaBalanceClassifier.__doc__.replace(
-    "{base}", _BASE_DOC_PARAMS.strip("\n")
+    "{base}", _BASE_DOC_PARAMS.strip()
 )
 BalancedNetClassifier.__doc__ = BalancedNetClassifier.__doc__.replace(
-    "{base}", _BASE_DOC_PARAMS.strip("\n")
+    "{base}", _BASE_DOC_PARAMS.strip()
 )

@@ -51,6 +51,11 @@ def build_module(factory, n_features, n_outputs, hidden_layer_sizes, dropout):
             "The 'module' factory must return a torch.nn.Module; "
             f"module({n_features}, {n_outputs}) returned {type(module).__name__}."
         )
+    if not any(p.requires_grad for p in module.parameters()):
+        raise ValueError(
+            "The network built by the 'module' factory has no trainable parameters "
+            "(none with requires_grad=True); there is nothing to fit."
+        )
     for name, sub in module.named_modules():
         if isinstance(sub, nn.modules.batchnorm._BatchNorm) and sub.track_running_stats:
             raise ValueError(

@@ -26,8 +26,22 @@ __all__ = ["MetaStepper", "PlainStepper", "run_epochs"]
 
 def _detached_params(module):
     # Detached views share storage with the parameters, so they follow every
-    # in-place optimiser update without being rebuilt.
-    return {k: p.detach() for k, p in module.named_parameters()}
+    # in-place optimiser update without being rebuilt. Only trainable
+    # parameters: frozen ones (requires_grad=False) are constants of the step.
+    return {k: p.detach() for k, p in module.named_parameters() if p.requires_grad}
+
+
+def _constants(module):
+    """Buffers plus frozen parameters: passed to the network, never adapted."""
+    consts = dict(module.named_buffers())
+    consts.update(
+        (k, p.detach()) for k, p in module.named_parameters() if not p.requires_grad
+    )
+    return consts
+
+
+def _trainable(module):
+    return [(k, p) for k, p in module.named_parameters() if p.requires_grad]
 
 
 def _set_grads(params, grads):
@@ -122,8 +136,8 @@ class MetaStepper:
         )
         self.first_order = bool(first_order)
         self.params = _detached_params(module)
-        self.buffers = dict(module.named_buffers())
-        self._grad_targets = list(module.named_parameters())
+        self.buffers = _constants(module)
+        self._grad_targets = _trainable(module)
         rows = self.K * (self.b_in * self.kwargs["inner_steps"] + self.b_out)
         self._one_thread = _small_step(module, rows * _n_params(module))
 
@@ -164,8 +178,8 @@ class PlainStepper:
         self.stream = stream
         self.b = int(min(batch_size, data[0].shape[0]))
         self.params = _detached_params(module)
-        self.buffers = dict(module.named_buffers())
-        self._grad_targets = list(module.named_parameters())
+        self.buffers = _constants(module)
+        self._grad_targets = _trainable(module)
         self._one_thread = _small_step(module, self.b * _n_params(module))
 
     @property
@@ -275,7 +289,7 @@ def run_epochs(
                 if i == 0:
                     # The loss at the weights the epoch started from (the inner
                     # loss for a meta step, whose outer loss is at adapted weights).
-                    start_loss = l_out if l_in is None else l_in
+                    start_loss = (l_out if l_in is None else l_in).clone()
                 optimizer.step()
                 out_sum += l_out
                 if l_in is not None:

@@ -398,3 +398,39 @@ def test_cuda_fit_matches_cpu_and_unpickles_on_cpu(binary_data, Est):
     assert all(p.device.type == "cpu" for p in state["module_"].parameters())
     clone_ = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(clone_.predict_proba(X), gpu.predict_proba(X), atol=1e-6)
+
+
+class PartlyFrozen(nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.embed = nn.Linear(n_features, 8)
+        self.embed.requires_grad_(False)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(8, n_outputs))
+
+    def forward(self, x):
+        return self.head(self.embed(x))
+
+
+@pytest.mark.parametrize("Est", [meta, plain])
+@pytest.mark.parametrize("first_order", [True, False])
+def test_frozen_parameters_stay_fixed(binary_data, Est, first_order):
+    X, y = binary_data
+    kw = {"first_order": first_order} if Est is meta else {}
+    clf = Est(module=PartlyFrozen, **kw).fit(X, y)
+    # same seed, so the same initial weights: after 3 epochs and after 1 the
+    # frozen layer must still hold them, while the trainable head moved
+    clf2 = Est(module=PartlyFrozen, max_iter=1, **kw).fit(X, y)
+    torch.testing.assert_close(clf.module_.embed.weight, clf2.module_.embed.weight)
+    torch.testing.assert_close(clf.module_.embed.bias, clf2.module_.embed.bias)
+    assert not clf.module_.embed.weight.requires_grad
+    assert not torch.equal(clf.module_.head[1].weight, clf2.module_.head[1].weight)
+
+
+def test_module_without_trainable_parameters_is_refused(binary_data):
+    X, y = binary_data
+
+    def frozen(d, o):
+        return nn.Linear(d, o).requires_grad_(False)
+
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        meta(module=frozen).fit(X, y)
