@@ -375,9 +375,12 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                         nesterov=self.momentum > 0,
                         weight_decay=self.weight_decay,
                     )
-            tensors = {
-                k: to_tensors(*v, device=device, binary=binary) for k, v in sets.items()
-            }
+            # One set at a time, dropping its numpy arrays once its tensors
+            # exist: resampled float64 rows are not kept beside their float32
+            # copies for the whole of training.
+            tensors = {}
+            for k in list(sets):
+                tensors[k] = to_tensors(*sets.pop(k), device=device, binary=binary)
             stepper = self._make_stepper(module, binary, tensors, rng, device)
             info = run_epochs(
                 module,

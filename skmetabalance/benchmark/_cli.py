@@ -60,6 +60,7 @@ def run_benchmark(
     progress=True,
     plot=True,
     max_iter=None,
+    estimators=None,
 ):
     """Run models on bundled data sets and write the results to ``output``.
 
@@ -82,6 +83,10 @@ def run_benchmark(
         None uses every core, at most 8.
     max_iter : int or None
         Overrides the epoch budget of every network (for quick checks).
+    estimators : dict or None
+        Extra ``{name: estimator}`` to run; a built-in name is replaced by the
+        given estimator (for example ``{"metabalance":
+        MetaBalanceClassifier(early_stopping=True, tasks_per_step=8)}``).
 
     Returns
     -------
@@ -98,8 +103,10 @@ def run_benchmark(
         raise ValueError(
             f"Unknown data set(s) {unknown}; choose among {', '.join(catalogue.index)}."
         )
+    extra = dict(estimators or {})
     models = list(MODEL_NAMES) if models is None else list(models)
-    unknown = [m for m in models if m not in MODEL_NAMES]
+    models += [m for m in extra if m not in models]
+    unknown = [m for m in models if m not in MODEL_NAMES and m not in extra]
     if unknown:
         raise ValueError(
             f"Unknown model(s) {unknown}; choose among {', '.join(MODEL_NAMES)}."
@@ -113,7 +120,7 @@ def run_benchmark(
 
     estimators = {}
     for name in models:
-        est = make_estimator(name)
+        est = extra[name] if name in extra else make_estimator(name)
         if max_iter is not None and name in NETWORK_MODELS:
             est.set_params(max_iter=int(max_iter))
         estimators[name] = est
@@ -162,7 +169,10 @@ def run_benchmark(
         results,
         output / "summary.md",
         notes=notes,
-        descriptions=model_descriptions(),
+        descriptions={
+            **model_descriptions(),
+            **{k: repr(v).replace("\n", " ") for k, v in extra.items()},
+        },
         dataset_info=catalogue,
     )
     if plot:
