@@ -20,7 +20,13 @@ from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, device="cpu")
+FAST = dict(
+    hidden_layer_sizes=(16,),
+    max_iter=3,
+    early_stopping=False,
+    random_state=0,
+    device="cpu",
+)
 
 
 def meta(**kw):

@@ -250,7 +250,8 @@ def test_warm_start_continues_like_the_original(tmp_path):
     assert loaded.warm_start
     clf.fit(X, y)
     loaded.fit(X, y)
-    assert loaded.n_steps_ == clf.n_steps_ == 4
+    assert loaded.n_steps_ == clf.n_steps_ == 2 * clf.history_[1]["steps"]
+    assert len(loaded.history_) == len(clf.history_) == 4
     _assert_same_proba(clf, loaded, X)
 
 

@@ -12,7 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from ._compare import execute, plan_tasks
-from ._models import MODEL_NAMES, NETWORK_MODELS, make_estimator, model_descriptions
+from ._models import (
+    MODEL_NAMES,
+    NETWORK_MODELS,
+    NETWORK_SETTINGS,
+    make_estimator,
+    model_descriptions,
+)
 from ._report import plot_scores, summarize, write_summary
 
 __all__ = ["main", "run_benchmark", "QUICK_DATASETS", "QUICK_REPEATS", "FULL_REPEATS"]
@@ -162,6 +168,10 @@ def run_benchmark(
         f"{os.cpu_count()} CPU core(s) visible.",
         "Preprocessing (fitted on the training rows only): StandardScaler on numeric "
         "columns, one-hot encoding on categorical columns.",
+        "Every network: "
+        + ", ".join(f"{k}={v!r}" for k, v in NETWORK_SETTINGS.items())
+        + " (early stopping holds out a stratified validation split inside fit); "
+        "otherwise each estimator's defaults.",
     ]
     if max_iter is not None:
         notes.append(f"Networks limited to max_iter={max_iter} epochs.")
@@ -175,8 +185,9 @@ def run_benchmark(
         },
         dataset_info=catalogue,
     )
+    results.attrs["plot"] = None
     if plot:
-        plot_scores(results, output / "scores.png")
+        results.attrs["plot"] = plot_scores(results, output / "scores.png")
     return results
 
 
@@ -304,12 +315,14 @@ def main(argv=None):
         "display.width", 120, "display.float_format", "{:.3f}".format
     ):
         print(summary[cols].sort_values("mean_rank").to_string())
+    if not args.no_plot and not results.attrs.get("plot"):
+        print("matplotlib is not installed: scores.png was not drawn.", file=sys.stderr)
     n_new = int((~results["cached"]).sum())
     n_failed = int((results["error"] != "").sum())
     print(
         f"\n{n_new} fit(s) run, {len(results) - n_new} read from the cache, "
         f"{n_failed} failed. Wrote {out / 'results.csv'}, {out / 'summary.md'}"
-        + (", " + str(out / "scores.png") if not args.no_plot else "")
+        + (f", {results.attrs['plot']}" if results.attrs.get("plot") else "")
         + "."
     )
     return 0

@@ -20,6 +20,7 @@ __all__ = [
 #: epoch budget and early stopping, so that only the training strategy differs.
 NETWORK_SETTINGS = {
     "early_stopping": True,
+    "max_iter": 100,
 }
 
 
@@ -75,7 +76,7 @@ _REGISTRY = {
     "metabalance": (
         _metabalance,
         "MetaBalanceClassifier() with its defaults (natural inner set, "
-        "class-balanced outer set), early stopping",
+        "class-balanced outer set)",
     ),
     "net_plain": (_net, "BalancedNetClassifier(), no re-balancing"),
     "net_weighted": (

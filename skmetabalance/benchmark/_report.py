@@ -77,12 +77,15 @@ def summarize(results, metric="average_precision"):
         Indexed by model, with the mean over data sets of each metric's
         per-data-set mean, ``mean_rank`` (by ``metric``, 1 = best),
         ``wins`` (data sets where the model has the best mean ``metric``),
-        ``fit_time`` (mean seconds per fit), ``n_fits`` and ``n_failed``.
+        ``fit_time`` (mean seconds per fit), ``n_fits`` and ``n_failed``. The
+        means are NaN for a model that failed on every split of a data set
+        (it is ranked last there).
     """
     models = _ordered(results["model"])
     out = pd.DataFrame(index=pd.Index(models, name="model"))
     for m in METRICS:
-        out[m] = mean_scores(results, m).mean(axis=0)
+        # NaN when a data set failed: a mean over fewer sets is not comparable.
+        out[m] = mean_scores(results, m).mean(axis=0, skipna=False)
     ranks = rank_table(results, metric)
     out["mean_rank"] = ranks.mean(axis=0)
     out["wins"] = (ranks <= 1.0).sum(axis=0).astype(int)
@@ -135,7 +138,8 @@ def summary_markdown(
         "",
         f"## {label.capitalize()} (mean ± std over the test splits)",
         "",
-        "Best mean per data set in bold.",
+        "Best mean per data set in bold. A model that failed on a data set has no "
+        "mean score and is ranked last there.",
         "",
     ]
     strings = score_table(results, metric)
@@ -159,7 +163,13 @@ def summary_markdown(
             extra.append(f"{v:.1%}" if c == "minority share" else f"{int(v):,}")
         rows.append([d, *extra, *cells])
     pad = [""] * len(info_cols)
-    rows.append([f"**mean {label}**", *pad, *(_fmt(v) for v in means.mean(axis=0))])
+    rows.append(
+        [
+            f"**mean {label}**",
+            *pad,
+            *(_fmt(v) for v in means.mean(axis=0, skipna=False)),
+        ]
+    )
     rows.append(["**mean rank**", *pad, *(_fmt(v, 2) for v in ranks.mean(axis=0))])
     parts.append(_md_table(["dataset", *info_cols, *models], rows))
     parts += ["", "## Every metric, averaged over data sets", ""]
