@@ -440,3 +440,19 @@ def test_module_without_trainable_parameters_is_refused(binary_data):
 
     with pytest.raises(ValueError, match="no trainable parameters"):
         meta(module=frozen).fit(X, y)
+
+
+def test_early_stopping_auto_switches_on_only_when_a_split_is_sensible(binary_data):
+    X, y = binary_data  # 45 minority rows: a 10 % split holds about 4 of them
+    on = meta(early_stopping="auto", max_iter=2).fit(X, y)
+    assert all(h["valid_score"] is not None for h in on.history_)
+    assert on.best_epoch_ is not None
+    few = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:9]]
+    off = meta(early_stopping="auto", max_iter=2).fit(X[few], y[few])
+    assert all(h["valid_score"] is None for h in off.history_)
+    assert off.best_epoch_ is None
+    # early_stopping=True on the same data still holds out a split
+    forced = meta(early_stopping=True, max_iter=2).fit(X[few], y[few])
+    assert forced.history_[0]["valid_score"] is not None
+    assert MetaBalanceClassifier().early_stopping == "auto"
+    assert BalancedNetClassifier().early_stopping == "auto"
