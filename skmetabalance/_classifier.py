@@ -357,6 +357,8 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = device
 
         train, val = self._split_validation(X, y_enc, sample_weight, split_seed)
+        n_features = X.shape[1]
+        del X  # a converted copy of the input is freed once the sets are built
         if reset or not hasattr(self, "history_"):
             self.history_ = []
             self._steps_done = 0
@@ -365,7 +367,10 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=_cuda_devices(device)):
             _seed_torch(torch_seed, device)
             sets = self._resample(*train, rng)
-            module = self._init_module(X.shape[1], n_outputs, device, reset)
+            # The split's training rows (a copy under early stopping) live on in
+            # ``sets`` only as long as needed to build the tensors.
+            del train
+            module = self._init_module(n_features, n_outputs, device, reset)
             self.module_ = module
             self.n_outputs_ = n_outputs
             optimizer = torch.optim.SGD(

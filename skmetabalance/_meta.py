@@ -341,10 +341,14 @@ def _stack_plan(loss_fn, params, buffers):
     return None
 
 
-#: Elements (per chunk) of the per-task tensors a meta step may hold at once:
-#: tasks are processed in chunks so that memory stays bounded for large
-#: ``tasks_per_step`` and large networks.
-_TASK_CHUNK_ELEMENTS = 1 << 24
+#: Estimated elements of per-task tensors (adapted weights, inner gradients,
+#: activations) one chunk of tasks may hold: a step processes its tasks in
+#: chunks of this size, so that its memory stops growing with
+#: ``tasks_per_step`` (about 120 tasks per chunk for the default MLP on 30
+#: features; the published 12-25-1 setting runs K = 81 in one chunk). Measured
+#: on 2 CPU cores: chunking at this size costs no time, and makes K = 243 a
+#: little faster (smaller working set).
+_TASK_CHUNK_ELEMENTS = 1 << 22
 
 
 def _task_chunks(params, batches, inner_steps):

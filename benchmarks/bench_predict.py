@@ -1,0 +1,88 @@
+"""Rows per second of ``predict_proba`` on 1M rows.
+
+A default ``MetaBalanceClassifier`` (MLP (64, 64)) is fitted briefly on 20k
+synthetic rows with 30 features, then ``predict_proba`` is timed on 1M rows of
+the same kind, passed as float64 (what most users pass) and as float32. Each
+repeat is one call on the full 1M rows; the median is reported.
+
+Usage::
+
+    python benchmarks/bench_predict.py                     # 1M rows, 5 repeats
+    python benchmarks/bench_predict.py --rows 200000 --threads 1 --out /tmp/res
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _common import (
+    apply_threads,
+    base_parser,
+    interleaved,
+    load_average,
+    machine,
+    median,
+    print_table,
+    synthetic,
+    write_csv,
+)
+
+from skmetabalance import MetaBalanceClassifier
+
+
+def main():
+    parser = base_parser(__doc__.splitlines()[0], "predict.csv")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--features", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    apply_threads(args)
+
+    X_train, y_train = synthetic(20_000, args.features, seed=1)
+    clf = MetaBalanceClassifier(max_iter=1, random_state=0, device=args.device)
+    clf.fit(X_train, y_train)
+    X64, _ = synthetic(args.rows, args.features, seed=2, dtype=np.float64)
+    X32 = X64.astype(np.float32)
+    print(f"machine: {machine()}")
+    print(
+        f"model: MLP {clf.hidden_layer_sizes} on {args.features} features, "
+        f"device {clf.device_}; {args.rows} rows per call"
+    )
+
+    fns = {
+        "predict_proba float64 input": lambda: clf.predict_proba(X64),
+        "predict_proba float32 input": lambda: clf.predict_proba(X32),
+    }
+    load_before = load_average()
+    times = interleaved(fns, args.repeats, warmup=True)
+    load_after = load_average()
+    proba = clf.predict_proba(X64)
+    assert proba.shape == (args.rows, 2) and np.allclose(proba.sum(1), 1.0)
+
+    rows = []
+    for name, ts in times.items():
+        t = median(ts)
+        rows.append(
+            {
+                "call": name,
+                "rows": args.rows,
+                "features": args.features,
+                "hidden": "x".join(map(str, clf.hidden_layer_sizes)),
+                "median_s": t,
+                "rows_per_s": args.rows / t,
+                "best_rows_per_s": args.rows / min(ts),
+                "repeats": args.repeats,
+                "device": str(clf.device_),
+            }
+        )
+    columns = list(rows[0])
+    print()
+    print(
+        f"predict_proba, median of {args.repeats} interleaved repeats "
+        f"(1-min load average {load_before:.1f} before, {load_after:.1f} after)"
+    )
+    print_table(rows, columns, floatfmt="{:,.3f}")
+    write_csv(rows, columns, args.out, args.name)
+
+
+if __name__ == "__main__":
+    main()
