@@ -382,6 +382,17 @@ def _chunked(fn, params, batches, kwargs):
     return grads, l_out, l_in
 
 
+def _dispatch(first_order, loss_fn, params, buffers, batches, kwargs):
+    """Run the batched fast path when the network allows it, else ``vmap``."""
+    plan = _stack_plan(loss_fn, params, buffers)
+    if plan is not None:
+        fn = partial(plan.first_order if first_order else plan.second_order, params)
+    else:
+        vmapped = _vmap_first_order if first_order else _vmap_second_order
+        fn = partial(vmapped, loss_fn, params, buffers)
+    return _chunked(fn, params, batches, kwargs)
+
+
 def meta_grad_first_order(
     loss_fn,
     params,
@@ -413,16 +424,11 @@ def meta_grad_first_order(
     inner_loss : Tensor
         Mean inner loss ``L(theta; B_in^k)`` over tasks (scalar).
     """
+    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
     kwargs = dict(
         inner_lr=inner_lr, inner_steps=inner_steps, inner_loss_weight=inner_loss_weight
     )
-    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
-    plan = _stack_plan(loss_fn, params, buffers)
-    if plan is not None:
-        return _chunked(partial(plan.first_order, params), params, batches, kwargs)
-    return _chunked(
-        partial(_vmap_first_order, loss_fn, params, buffers), params, batches, kwargs
-    )
+    return _dispatch(True, loss_fn, params, buffers, batches, kwargs)
 
 
 def meta_grad_second_order(
@@ -445,16 +451,11 @@ def meta_grad_second_order(
     Same arguments and return values as :func:`meta_grad_first_order`; the
     gradient flows through the adapted weights ``phi_k`` back to ``theta``.
     """
+    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
     kwargs = dict(
         inner_lr=inner_lr, inner_steps=inner_steps, inner_loss_weight=inner_loss_weight
     )
-    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
-    plan = _stack_plan(loss_fn, params, buffers)
-    if plan is not None:
-        return _chunked(partial(plan.second_order, params), params, batches, kwargs)
-    return _chunked(
-        partial(_vmap_second_order, loss_fn, params, buffers), params, batches, kwargs
-    )
+    return _dispatch(False, loss_fn, params, buffers, batches, kwargs)
 
 
 def _vmap_first_order(
