@@ -353,6 +353,11 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(np.iinfo(np.int32).max))
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
+        if not reset and getattr(self, "history_", None):
+            # A continued fit keeps the validation split of the first one but
+            # draws new batch orders, dropout masks and sampler seeds.
+            advance = rng.randint(np.iinfo(np.int32).max, size=len(self.history_))
+            torch_seed = int(advance[-1])
         device = resolve_device(self.device)
         self.device_ = device
 

@@ -456,3 +456,24 @@ def test_early_stopping_auto_switches_on_only_when_a_split_is_sensible(binary_da
     assert forced.history_[0]["valid_score"] is not None
     assert MetaBalanceClassifier().early_stopping == "auto"
     assert BalancedNetClassifier().early_stopping == "auto"
+
+
+def test_warm_start_draws_new_batch_orders(binary_data, monkeypatch):
+    import skmetabalance._classifier as clf_mod
+
+    seeds = []
+    real = clf_mod.IndexStream
+
+    def recording(n, seed, device):
+        seeds.append(int(seed))
+        return real(n, seed, device)
+
+    monkeypatch.setattr(clf_mod, "IndexStream", recording)
+    X, y = binary_data
+    clf = meta(max_iter=1, warm_start=True, early_stopping=True)
+    clf.fit(X, y)
+    first = list(seeds)
+    clf.fit(X, y)
+    assert len(seeds) == 2 * len(first)
+    assert seeds[len(first) :] != first
+    assert len(clf.history_) == 2
