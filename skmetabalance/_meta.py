@@ -24,8 +24,6 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 __all__ = [
     "weighted_loss",
     "make_loss_fn",
-    "meta_grad_first_order",
-    "meta_grad_second_order",
     "meta_grad",
     "plain_grad",
 ]
@@ -393,71 +391,6 @@ def _dispatch(first_order, loss_fn, params, buffers, batches, kwargs):
     return _chunked(fn, params, batches, kwargs)
 
 
-def meta_grad_first_order(
-    loss_fn,
-    params,
-    buffers,
-    x_in,
-    y_in,
-    w_in,
-    x_out,
-    y_out,
-    w_out,
-    *,
-    inner_lr,
-    inner_steps,
-    inner_loss_weight,
-):
-    """First-order meta-gradient averaged over the tasks of one step.
-
-    The batches carry a leading task dimension: ``x_in`` is ``(K, b_in, d)``,
-    ``x_out`` is ``(K, b_out, d)`` and so on. The factor ``I - alpha * H`` of
-    the second-order gradient is dropped, so the gradient of task ``k`` is
-    ``grad L(phi_k; B_out^k) + lam * grad L(theta; B_in^k)``.
-
-    Returns
-    -------
-    grads : dict of Tensor
-        Mean meta-gradient over tasks, shaped like ``params``.
-    outer_loss : Tensor
-        Mean outer loss ``L(phi_k; B_out^k)`` over tasks (scalar).
-    inner_loss : Tensor
-        Mean inner loss ``L(theta; B_in^k)`` over tasks (scalar).
-    """
-    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
-    kwargs = dict(
-        inner_lr=inner_lr, inner_steps=inner_steps, inner_loss_weight=inner_loss_weight
-    )
-    return _dispatch(True, loss_fn, params, buffers, batches, kwargs)
-
-
-def meta_grad_second_order(
-    loss_fn,
-    params,
-    buffers,
-    x_in,
-    y_in,
-    w_in,
-    x_out,
-    y_out,
-    w_out,
-    *,
-    inner_lr,
-    inner_steps,
-    inner_loss_weight,
-):
-    """Exact (second-order) meta-gradient averaged over the tasks of one step.
-
-    Same arguments and return values as :func:`meta_grad_first_order`; the
-    gradient flows through the adapted weights ``phi_k`` back to ``theta``.
-    """
-    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
-    kwargs = dict(
-        inner_lr=inner_lr, inner_steps=inner_steps, inner_loss_weight=inner_loss_weight
-    )
-    return _dispatch(False, loss_fn, params, buffers, batches, kwargs)
-
-
 def _vmap_first_order(
     loss_fn,
     params,
@@ -473,7 +406,7 @@ def _vmap_first_order(
     inner_steps,
     inner_loss_weight,
 ):
-    """:func:`meta_grad_first_order` for any module: one ``vmap`` over tasks."""
+    """:func:`meta_grad` (first order) for any module: one ``vmap`` over tasks."""
     inner_gv = grad_and_value(loss_fn)
 
     def one_task(x_i, y_i, w_i, x_o, y_o, w_o):
@@ -508,7 +441,7 @@ def _vmap_second_order(
     inner_steps,
     inner_loss_weight,
 ):
-    """:func:`meta_grad_second_order` for any module: one ``vmap`` over tasks."""
+    """:func:`meta_grad` (second order) for any module: one ``vmap`` over tasks."""
     inner_gv = grad_and_value(loss_fn)
 
     def task_loss(p, x_i, y_i, w_i, x_o, y_o, w_o):
@@ -532,13 +465,43 @@ def _vmap_second_order(
     return grads, l_out, l_in
 
 
-def meta_grad(loss_fn, params, buffers, batches, *, first_order, **kwargs):
-    """Dispatch to the first- or second-order meta-gradient.
+def meta_grad(
+    loss_fn,
+    params,
+    buffers,
+    batches,
+    *,
+    first_order,
+    inner_lr,
+    inner_steps,
+    inner_loss_weight,
+):
+    """Meta-gradient of one step, averaged over its tasks.
 
-    ``batches`` is the tuple ``(x_in, y_in, w_in, x_out, y_out, w_out)``.
+    ``batches`` is the tuple ``(x_in, y_in, w_in, x_out, y_out, w_out)``, each
+    with a leading task dimension: ``x_in`` is ``(K, b_in, d)``, ``x_out`` is
+    ``(K, b_out, d)`` and so on.
+
+    With ``first_order=True`` the factor ``I - alpha * H`` of the exact
+    gradient is dropped, so the gradient of task ``k`` is
+    ``grad L(phi_k; B_out^k) + lam * grad L(theta; B_in^k)``; otherwise the
+    gradient flows through the adapted weights ``phi_k`` back to ``theta``.
+    Plain stacks of linear layers take the batched path, every other network
+    one ``vmap`` over tasks.
+
+    Returns
+    -------
+    grads : dict of Tensor
+        Mean meta-gradient over tasks, shaped like ``params``.
+    outer_loss : Tensor
+        Mean outer loss ``L(phi_k; B_out^k)`` over tasks (scalar).
+    inner_loss : Tensor
+        Mean inner loss ``L(theta; B_in^k)`` over tasks (scalar).
     """
-    fn = meta_grad_first_order if first_order else meta_grad_second_order
-    return fn(loss_fn, params, buffers, *batches, **kwargs)
+    kwargs = dict(
+        inner_lr=inner_lr, inner_steps=inner_steps, inner_loss_weight=inner_loss_weight
+    )
+    return _dispatch(first_order, loss_fn, params, buffers, batches, kwargs)
 
 
 def plain_grad(loss_fn, params, buffers, x, y, w):

@@ -136,8 +136,23 @@ def prediction_chunks(module, rows):
     return _CPU_PREDICT_ROWS, _small_step(module, _CPU_PREDICT_ROWS * _n_params(module))
 
 
-class MetaStepper:
-    """One MetaBalance optimiser step: ``K`` tasks through one vmapped call."""
+class _Stepper:
+    """What every stepper holds: the network, its loss and its parameters."""
+
+    def __init__(self, module, binary):
+        self.module = module
+        self.loss_fn = make_loss_fn(module, binary)
+        self.params = _detached_params(module)
+        self.buffers = _constants(module)
+        self._grad_targets = _trainable(module)
+
+    def _use_one_thread(self, rows):
+        """One intra-op thread for steps of ``rows`` rows through a small network."""
+        return _small_step(self.module, rows * _n_params(self.module))
+
+
+class MetaStepper(_Stepper):
+    """One MetaBalance optimiser step: ``K`` tasks computed together."""
 
     def __init__(
         self,
@@ -156,8 +171,7 @@ class MetaStepper:
         inner_loss_weight,
         first_order,
     ):
-        self.module = module
-        self.loss_fn = make_loss_fn(module, binary)
+        super().__init__(module, binary)
         self.inner_data = inner_data
         self.outer_data = outer_data
         self.inner_stream = inner_stream
@@ -171,11 +185,8 @@ class MetaStepper:
             inner_loss_weight=float(inner_loss_weight),
         )
         self.first_order = bool(first_order)
-        self.params = _detached_params(module)
-        self.buffers = _constants(module)
-        self._grad_targets = _trainable(module)
         rows = self.K * (self.b_in * self.kwargs["inner_steps"] + self.b_out)
-        self._one_thread = _small_step(module, rows * _n_params(module))
+        self._one_thread = self._use_one_thread(rows)
 
     @property
     def steps_per_epoch(self):
@@ -204,19 +215,15 @@ class MetaStepper:
         return l_out.detach(), l_in.detach()
 
 
-class PlainStepper:
+class PlainStepper(_Stepper):
     """One plain minibatch step on a single (resampled or weighted) set."""
 
     def __init__(self, module, binary, data, stream, *, batch_size):
-        self.module = module
-        self.loss_fn = make_loss_fn(module, binary)
+        super().__init__(module, binary)
         self.data = data
         self.stream = stream
         self.b = int(min(batch_size, data[0].shape[0]))
-        self.params = _detached_params(module)
-        self.buffers = _constants(module)
-        self._grad_targets = _trainable(module)
-        self._one_thread = _small_step(module, self.b * _n_params(module))
+        self._one_thread = self._use_one_thread(self.b)
 
     @property
     def steps_per_epoch(self):
