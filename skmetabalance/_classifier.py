@@ -450,14 +450,16 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         logits = torch.cat(parts) if parts else torch.empty(0, self.n_outputs_)
         return logits.reshape(X_t.shape[0], self.n_outputs_)
 
-    def _proba_from_tensor(self, X_t):
-        logits = _finite_logits(self._logits_from_tensor(X_t).double(), warn=False)
+    def _proba_from_logits(self, logits):
+        """Class probabilities from finite float64 logits."""
         if self.n_outputs_ == 1:
             p = torch.sigmoid(logits[:, 0])
-            proba = torch.stack([1.0 - p, p], dim=1)
-        else:
-            proba = torch.softmax(logits, dim=1)
-        return proba.cpu().numpy()
+            return torch.stack([1.0 - p, p], dim=1)
+        return torch.softmax(logits, dim=1)
+
+    def _proba_from_tensor(self, X_t):
+        logits = _finite_logits(self._logits_from_tensor(X_t).double(), warn=False)
+        return self._proba_from_logits(logits).cpu().numpy()
 
     def _logits(self, X):
         check_is_fitted(self)
@@ -476,14 +478,12 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         X = _densify(X)
         device = self._module_device()
         out = []
-        _, one_thread = prediction_chunks(self.module_, PREDICT_BATCH_ROWS)
-        with _one_thread(one_thread):
-            for i in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-                chunk = torch.from_numpy(
-                    np.ascontiguousarray(X[i : i + PREDICT_BATCH_ROWS])
-                )
-                out.append(self._logits_from_tensor(chunk.to(device)).double().cpu())
-            return torch.cat(out)
+        for i in range(0, X.shape[0], PREDICT_BATCH_ROWS):
+            chunk = torch.from_numpy(
+                np.ascontiguousarray(X[i : i + PREDICT_BATCH_ROWS])
+            )
+            out.append(self._logits_from_tensor(chunk.to(device)).double().cpu())
+        return torch.cat(out)
 
     def decision_function(self, X):
         """Raw network outputs (logits).
@@ -503,11 +503,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = _finite_logits(self._logits(X))
-        if self.n_outputs_ == 1:
-            p = torch.sigmoid(logits[:, 0])
-            return torch.stack([1.0 - p, p], dim=1).numpy()
-        return torch.softmax(logits, dim=1).numpy()
+        return self._proba_from_logits(_finite_logits(self._logits(X))).numpy()
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably from the logits."""
