@@ -83,6 +83,18 @@ def _non_numeric_error(X, exc):
     )
 
 
+def _validate_numeric(estimator, X, y="no_validation", **kwargs):
+    """``validate_data`` accepting sparse input, naming non-numeric columns."""
+    try:
+        return validate_data(
+            estimator, X, y, accept_sparse=("csr", "csc", "coo"), **kwargs
+        )
+    except ValueError as exc:
+        if "could not convert" in str(exc):
+            raise _non_numeric_error(X, exc) from exc
+        raise
+
+
 def _finite_logits(logits, warn=True):
     """Make float64 logits safe for softmax and sigmoid.
 
@@ -214,20 +226,14 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_input(self, X, y, sample_weight):
         reset = not (self.warm_start and hasattr(self, "module_"))
-        try:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                accept_sparse=("csr", "csc", "coo"),
-                dtype=(np.float64, np.float32),
-                ensure_min_samples=2,
-                reset=reset,
-            )
-        except ValueError as exc:
-            if "could not convert" in str(exc):
-                raise _non_numeric_error(X, exc) from exc
-            raise
+        X, y = _validate_numeric(
+            self,
+            X,
+            y,
+            dtype=(np.float64, np.float32),
+            ensure_min_samples=2,
+            reset=reset,
+        )
         X = _densify(X)
         limit = float(np.finfo(np.float32).max)
         if X.dtype == np.float64 and (X.max() > limit or X.min() < -limit):
@@ -463,18 +469,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        try:
-            X = validate_data(
-                self,
-                X,
-                accept_sparse=("csr", "csc", "coo"),
-                dtype=np.float32,
-                reset=False,
-            )
-        except ValueError as exc:
-            if "could not convert" in str(exc):
-                raise _non_numeric_error(X, exc) from exc
-            raise
+        X = _validate_numeric(self, X, dtype=np.float32, reset=False)
         X = _densify(X)
         device = self._module_device()
         out = []
