@@ -26,13 +26,8 @@ from sklearn.utils.validation import (
 from ._data import IndexStream, resolve_device, to_tensors
 from ._modules import build_module, check_output_shape
 from ._samplers import SAMPLER_ALIASES, make_sampler, resample
-from ._training import (
-    MetaStepper,
-    PlainStepper,
-    _one_thread,
-    prediction_chunks,
-    run_epochs,
-)
+from ._threads import one_thread, prediction_chunks
+from ._training import MetaStepper, PlainStepper, run_epochs
 
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
 
@@ -445,9 +440,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         module = self.module_
         was_training = module.training
         module.eval()
-        rows, one_thread = prediction_chunks(module, PREDICT_BATCH_ROWS)
+        rows, use_one_thread = prediction_chunks(module, PREDICT_BATCH_ROWS)
         try:
-            with torch.inference_mode(), _one_thread(one_thread):
+            with torch.inference_mode(), one_thread(use_one_thread):
                 parts = [
                     module(X_t[i : i + rows]) for i in range(0, X_t.shape[0], rows)
                 ]

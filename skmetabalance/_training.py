@@ -13,15 +13,14 @@ import copy
 import math
 import time
 import warnings
-from contextlib import contextmanager
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from torch import nn
 
 from ._meta import make_loss_fn, meta_grad, plain_grad
+from ._threads import n_params, one_thread, small_step
 
-__all__ = ["MetaStepper", "PlainStepper", "run_epochs", "prediction_chunks"]
+__all__ = ["MetaStepper", "PlainStepper", "run_epochs"]
 
 
 def _detached_params(module):
@@ -51,91 +50,6 @@ def _set_grads(params, grads):
         p.grad = grads[name]
 
 
-def _n_params(module):
-    return sum(p.numel() for p in module.parameters())
-
-
-#: Multiply-adds per optimiser step (rows in the step times parameters), or per
-#: forward pass at prediction time, below which the work of a dense network
-#: (see ``_dense_only``) runs on one intra-op thread. Such steps are made of
-#: many small operations: splitting each over threads saves little, and when
-#: the machine is busy every parallel operation waits until all its threads are
-#: scheduled. Measured on a two-core machine shared with other jobs, MLP
-#: (64, 64) on 30 features, epochs over 100k rows: at K = 81 (32M multiply-adds
-#: per step) 0.33-0.38 s on one thread, and on two 0.20 s in one run but 24.5 s
-#: in another; at K = 486 (196M) 0.32 s on one thread against 10.5 s on two. In
-#: an interleaved measurement two threads were 1.4x faster per step at 32M and
-#: 1.6x at 96M. Robustness was preferred: only much larger steps use torch's
-#: thread setting. See docs/performance.rst.
-_SMALL_STEP_WORK = 1 << 30
-
-#: Parameterised layers whose cost per row is about one multiply-add per
-#: parameter, so that rows x parameters estimates the work of a network.
-_DENSE_LAYERS = (nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.Embedding)
-
-#: Rows per forward pass when predicting on the CPU: the activations of a few
-#: thousand rows stay in cache. Measured with the default MLP on 30 features,
-#: one thread: 5.9M rows/s in chunks of 4096 rows, 1.7M rows/s in chunks of
-#: 65536.
-_CPU_PREDICT_ROWS = 4096
-
-
-@contextmanager
-def _one_thread(enabled):
-    """Run the block on one intra-op thread, then restore the setting.
-
-    With torch's OpenMP backend the intra-op thread count belongs to the
-    calling thread, so fits running concurrently in several threads each save
-    and restore their own. (torch also remembers the last value set as the
-    starting value of threads that have not run a parallel operation yet; a
-    thread whose first one falls inside a step elsewhere starts on one thread.)
-    """
-    saved = torch.get_num_threads() if enabled else 1
-    if saved == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
-def _dense_only(module):
-    """Whether every layer holding parameters is dense (see ``_DENSE_LAYERS``).
-
-    Convolutions, recurrent layers and parameters of custom modules do many
-    multiply-adds per parameter and row; their work is not estimated.
-    """
-    for sub in module.modules():
-        if isinstance(sub, _DENSE_LAYERS):
-            continue
-        if any(True for _ in sub.parameters(recurse=False)):
-            return False
-    return True
-
-
-def _small_step(module, work):
-    """One thread for a dense CPU network doing less than ``_SMALL_STEP_WORK``.
-
-    Networks of other kinds keep torch's thread setting: their work is not
-    estimated.
-    """
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    return device.type == "cpu" and work < _SMALL_STEP_WORK and _dense_only(module)
-
-
-def prediction_chunks(module, rows):
-    """Rows per forward pass for prediction, and whether to use one thread.
-
-    ``rows`` is the chunk size used off the CPU (large chunks keep a GPU busy).
-    """
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    if device.type != "cpu" or not _dense_only(module):
-        return rows, False
-    return _CPU_PREDICT_ROWS, _small_step(module, _CPU_PREDICT_ROWS * _n_params(module))
-
-
 class _Stepper:
     """What every stepper holds: the network, its loss and its parameters."""
 
@@ -148,7 +62,7 @@ class _Stepper:
 
     def _use_one_thread(self, rows):
         """One intra-op thread for steps of ``rows`` rows through a small network."""
-        return _small_step(self.module, rows * _n_params(self.module))
+        return small_step(self.module, rows * n_params(self.module))
 
 
 class MetaStepper(_Stepper):
@@ -200,7 +114,7 @@ class MetaStepper(_Stepper):
         )
 
     def step(self):
-        with _one_thread(self._one_thread):
+        with one_thread(self._one_thread):
             batches = self._gather(self.inner_data, self.inner_stream, self.b_in)
             batches += self._gather(self.outer_data, self.outer_stream, self.b_out)
             grads, l_out, l_in = meta_grad(
@@ -230,7 +144,7 @@ class PlainStepper(_Stepper):
         return max(1, math.ceil(self.data[0].shape[0] / self.b))
 
     def step(self):
-        with _one_thread(self._one_thread):
+        with one_thread(self._one_thread):
             idx = self.stream.take(self.b)
             x, y, w = (t.index_select(0, idx) for t in self.data)
             grads, loss = plain_grad(self.loss_fn, self.params, self.buffers, x, y, w)
