@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,10 +13,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -23,11 +22,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._data import IndexStream, resolve_device, to_tensors
-from ._modules import build_module, check_output_shape
+from . import _data
+from ._data import IndexStream, resolve_device
+from ._fastpath import make_engine
+from ._modules import Ensemble, average_logits, build_module, check_output_shape
 from ._samplers import SAMPLER_ALIASES, make_sampler, resample
+from ._seeding import SeedPlan, torch_seeded
 from ._threads import one_thread, prediction_chunks
-from ._training import MetaStepper, PlainStepper, run_epochs
+from ._training import EarlyStopping, MetaStepper, PlainStepper, train
 
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
 
@@ -59,35 +61,43 @@ def _densify(X, name="X"):
     return X.toarray()
 
 
-def _non_numeric_error(X, exc):
-    """A ValueError naming the columns of ``X`` that cannot be read as floats."""
-    where = ""
+def _check_numeric(X):
+    """Refuse input holding values that cannot be read as floats, naming them."""
+    if sp.issparse(X):
+        return
     if hasattr(X, "columns") and hasattr(X, "dtypes"):
-        bad = []
-        for col in X.columns:
-            try:
-                np.asarray(X[col], dtype=np.float64)
-            except (TypeError, ValueError):
-                bad.append(col)
-        if bad:
-            where = f" (non-numeric columns: {bad[:10]!r})"
-    return ValueError(
-        f"X must hold numeric features only{where}; got a value that cannot be "
-        f"converted to float ({exc}). Encode string or categorical columns first, "
-        "e.g. with OneHotEncoder or OrdinalEncoder in a ColumnTransformer."
-    )
+        columns = [
+            (col, X[col])
+            for col, dtype in zip(X.columns, X.dtypes)
+            if getattr(dtype, "kind", "O") not in "biufc"
+        ]
+        where = "non-numeric columns"
+    else:
+        arr = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+        if arr.dtype.kind in "biufc":  # complex input gets scikit-learn's error
+            return
+        columns = [(None, arr)]
+        where = None
+    bad, reason = [], None
+    for col, values in columns:
+        try:
+            np.asarray(values, dtype=np.float64)
+        except ValueError as exc:  # a TypeError (e.g. a dict) propagates as it is
+            bad.append(col)
+            reason = reason or exc
+    if bad:
+        named = f" ({where}: {bad[:10]!r})" if where else ""
+        raise ValueError(
+            f"X must hold numeric features only{named}; got a value that cannot be "
+            f"converted to float ({reason}). Encode string or categorical columns "
+            "first, e.g. with OneHotEncoder or OrdinalEncoder in a ColumnTransformer."
+        )
 
 
 def _validate_numeric(estimator, X, y="no_validation", **kwargs):
-    """``validate_data`` accepting sparse input, naming non-numeric columns."""
-    try:
-        return validate_data(
-            estimator, X, y, accept_sparse=("csr", "csc", "coo"), **kwargs
-        )
-    except ValueError as exc:
-        if "could not convert" in str(exc):
-            raise _non_numeric_error(X, exc) from exc
-        raise
+    """``validate_data`` accepting sparse input, refusing non-numeric values."""
+    _check_numeric(X)
+    return validate_data(estimator, X, y, accept_sparse=("csr", "csc", "coo"), **kwargs)
 
 
 def _finite_logits(logits, warn=True):
@@ -138,24 +148,50 @@ class _Prefit(ClassifierMixin, BaseEstimator):
         return self.classes[np.argmax(self.proba, axis=1)]
 
 
-def _cuda_devices(device):
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
+def _forward_logits(module, X_t, n_outputs):
+    """Float32 logits of the rows ``X_t`` in eval mode, in chunks."""
+    was_training = module.training
+    module.eval()
+    rows, use_one_thread = prediction_chunks(module, PREDICT_BATCH_ROWS)
+    try:
+        with torch.inference_mode(), one_thread(use_one_thread):
+            parts = [module(X_t[i : i + rows]) for i in range(0, X_t.shape[0], rows)]
+    finally:
+        module.train(was_training)
+    logits = torch.cat(parts) if parts else torch.empty(0, n_outputs)
+    return logits.reshape(X_t.shape[0], n_outputs)
 
 
-def _seed_torch(seed, device):
-    """Seed the CPU generator and that of ``device`` only.
+def _proba_from_logits(logits, n_outputs):
+    """Class probabilities from finite float64 logits."""
+    if n_outputs == 1:
+        p = torch.sigmoid(logits[:, 0])
+        return torch.stack([1.0 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
 
-    ``torch.manual_seed`` would also reseed every other GPU, whose states
-    ``fork_rng`` does not restore.
-    """
-    torch.random.default_generator.manual_seed(seed)
-    for index in _cuda_devices(device):
-        with torch.cuda.device(index):
-            torch.cuda.manual_seed(seed)
-    if device.type == "mps":
-        torch.mps.manual_seed(seed)
+
+def _members_of(module):
+    """The ensemble members of a fitted ``module_`` (one network is one member)."""
+    return list(module) if isinstance(module, Ensemble) else [module]
+
+
+@dataclass
+class _FitRun:
+    """What :meth:`_BaseNetClassifier._setup` prepares for one fit."""
+
+    classes: np.ndarray
+    n_outputs: int
+    device: torch.device
+    plan: SeedPlan
+    fit_index: int
+    validation_indices: np.ndarray | None
+    samplers: dict
+    members: list
+    optimizer: torch.optim.Optimizer
+    stepper: object
+    early_stopping: EarlyStopping | None
+    history: list
+    steps_done: int
 
 
 def _to_cpu(obj):
@@ -189,6 +225,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -203,8 +240,6 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _check_hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (Integral, np.integer)):
-            sizes = (sizes,)
         try:
             sizes = tuple(sizes)
         except TypeError:
@@ -219,8 +254,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             )
         return tuple(int(h) for h in sizes)
 
-    def _validate_fit_input(self, X, y, sample_weight):
-        reset = not (self.warm_start and hasattr(self, "module_"))
+    def _validate_fit_input(self, X, y, sample_weight, reset):
         X, y = _validate_numeric(
             self,
             X,
@@ -250,38 +284,38 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     "zero."
                 )
             sample_weight = sample_weight / sample_weight.mean()
-        return X, y, sample_weight, reset
+        return X, y, sample_weight
 
-    def _encode_labels(self, y, reset):
-        if reset:
-            encoder = LabelEncoder().fit(y)
-            classes = encoder.classes_
+    def _encode_labels(self, y, continuing):
+        """The classes of this fit and ``y`` as codes ``0..n_classes-1``."""
+        if not continuing:
+            classes = np.unique(y)
             if classes.size < 2:
                 raise ValueError(
                     "The target y needs at least 2 classes to fit a classifier; got 1 "
                     f"class: {classes.tolist()!r}."
                 )
-            self.classes_ = classes
-        else:
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise ValueError(
-                    "warm_start=True continues an earlier fit whose classes were "
-                    f"{self.classes_.tolist()!r}; y contains new labels "
-                    f"{unseen.tolist()!r}. Set warm_start=False to refit."
-                )
-        return np.searchsorted(self.classes_, y)
+            return classes, np.searchsorted(classes, y)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                "warm_start=True continues an earlier fit whose classes were "
+                f"{self.classes_.tolist()!r}; y contains new labels "
+                f"{unseen.tolist()!r}. Set warm_start=False to refit."
+            )
+        return self.classes_, np.searchsorted(self.classes_, y)
 
-    def _split_validation(self, X, y, w, seed):
+    def _validation_indices(self, y, n_classes, seed):
+        """Sorted indices of the rows held out for early stopping, or None."""
         if self.early_stopping is False:
-            return (X, y, w), None
-        counts = np.bincount(y, minlength=len(self.classes_))
+            return None
+        counts = np.bincount(y, minlength=n_classes)
         n_val = int(np.ceil(self.validation_fraction * y.shape[0]))
         if self.early_stopping == "auto":
             # On when the split can be expected to hold every class at least once.
             if counts.min() * self.validation_fraction < 1 or counts.min() < 2:
-                return (X, y, w), None
-        elif counts.min() < 2 or n_val < len(self.classes_):
+                return None
+        elif counts.min() < 2 or n_val < n_classes:
             raise ValueError(
                 "early_stopping=True holds out a stratified validation_fraction="
                 f"{self.validation_fraction} of the rows, which needs at least 2 rows "
@@ -289,41 +323,220 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 f"{counts.tolist()} for {y.shape[0]} rows. Raise validation_fraction, "
                 "collect more minority rows or set early_stopping=False."
             )
-        idx = np.arange(y.shape[0])
-        tr, va = train_test_split(
-            idx, test_size=self.validation_fraction, stratify=y, random_state=seed
+        _, val = train_test_split(
+            np.arange(y.shape[0]),
+            test_size=self.validation_fraction,
+            stratify=y,
+            random_state=seed,
         )
-        tr.sort()
-        va.sort()
-        wt = None if w is None else w[tr]
-        return (X[tr], y[tr], wt), (X[va], y[va])
+        return np.sort(val)
 
-    def _make_validate(self, val, device):
-        if val is None:
-            return None
-        X_val, y_val = val
+    def _make_validate(self, X_val, y_val, n_outputs, device):
+        """``validate(modules, active)``: per-member scores and the ensemble's."""
         scorer = check_scoring(self, scoring=self.scoring or "average_precision")
-        X_val_t = torch.as_tensor(
+        X_t = torch.as_tensor(
             np.ascontiguousarray(X_val, dtype=np.float32), device=device
         )
-        n_classes = len(self.classes_)
-        classes = np.arange(n_classes)
+        codes = np.arange(max(n_outputs, 2))
+        settled = {}  # probabilities of members that no longer train
 
-        def validate():
-            proba = self._proba_from_tensor(X_val_t)
-            return scorer(_Prefit(proba, classes), X_val, y_val)
+        def score(proba):
+            return scorer(_Prefit(proba, codes), X_val, y_val)
+
+        def validate(modules, active):
+            probas, scores = [], []
+            for m, module in enumerate(modules):
+                if m in active:
+                    logits = _finite_logits(
+                        _forward_logits(module, X_t, n_outputs).double(), warn=False
+                    )
+                    settled.pop(m, None)
+                    proba = _proba_from_logits(logits, n_outputs).cpu().numpy()
+                    scores.append(score(proba))
+                else:
+                    if m not in settled:
+                        logits = _forward_logits(module, X_t, n_outputs).double()
+                        settled[m] = _proba_from_logits(
+                            _finite_logits(logits, warn=False), n_outputs
+                        )
+                        settled[m] = settled[m].cpu().numpy()
+                    proba = settled[m]
+                    scores.append(None)
+                probas.append(proba)
+            if len(modules) == 1:
+                return scores, scores[0]
+            return scores, score(np.mean(probas, axis=0))
 
         return validate
 
-    def _init_module(self, n_features, n_outputs, device, reset):
-        if not reset and hasattr(self, "module_"):
-            return self.module_.to(device)
-        module = build_module(
-            self.module, n_features, n_outputs, self._hidden_sizes, self.dropout
+    def _build_members(self, n_features, n_outputs, device, seed_for=None):
+        """The ``n_estimators`` networks of a fit, checked, on ``device``.
+
+        ``seed_for(member)`` seeds each member's initial weights; without it
+        the weights are drawn from torch's global generator (they are about to
+        be overwritten by loaded ones).
+        """
+        hidden = self._check_hidden_layer_sizes()
+        members = []
+        for m in range(self.n_estimators):
+            if seed_for is None:
+                module = build_module(
+                    self.module, n_features, n_outputs, hidden, self.dropout
+                )
+            else:
+                with torch_seeded(seed_for(m), device):
+                    module = build_module(
+                        self.module, n_features, n_outputs, hidden, self.dropout
+                    )
+            module = module.to(device=device, dtype=torch.float32)
+            check_output_shape(module, n_features, n_outputs, device)
+            members.append(module)
+        return members
+
+    def _make_optimizer(self, members, state):
+        """SGD over every member's trainable parameters, resuming ``state``."""
+        optimizer = torch.optim.SGD(
+            [p for m in members for p in m.parameters() if p.requires_grad],
+            lr=self.lr,
+            momentum=self.momentum,
+            nesterov=self.momentum > 0,
+            weight_decay=self.weight_decay,
         )
-        module = module.to(device=device, dtype=torch.float32)
-        check_output_shape(module, n_features, n_outputs, device)
-        return module
+        if state is not None:
+            optimizer.load_state_dict(state)
+            # The saved state carries the old hyperparameters: use the current ones.
+            for group in optimizer.param_groups:
+                group.update(
+                    lr=self.lr,
+                    momentum=self.momentum,
+                    nesterov=self.momentum > 0,
+                    weight_decay=self.weight_decay,
+                )
+        return optimizer
+
+    def _setup(self, X, y, sample_weight):
+        """Everything a fit needs before its first epoch.
+
+        Nothing is assigned to the estimator here: a fit interrupted while
+        resampling or building tensors leaves a fitted estimator as it was.
+        """
+        self._check_hidden_layer_sizes()
+        continuing = self.warm_start and self.__sklearn_is_fitted__()
+        if continuing and len(_members_of(self.module_)) != self.n_estimators:
+            raise ValueError(
+                f"warm_start=True continues an earlier fit of "
+                f"{len(_members_of(self.module_))} ensemble members; got "
+                f"n_estimators={self.n_estimators}. Set warm_start=False to refit."
+            )
+        X, y, sample_weight = self._validate_fit_input(
+            X, y, sample_weight, reset=not continuing
+        )
+        classes, y = self._encode_labels(y, continuing)
+        n_outputs = 1 if classes.size == 2 else classes.size
+        # A continued fit keeps the plan (so the validation split) of the first
+        # one, and draws new batch orders, dropout masks and sampler seeds.
+        if continuing:
+            plan, fit_index = SeedPlan(entropy=self._seed_entropy), self._n_fits
+        else:
+            plan, fit_index = SeedPlan(self.random_state), 0
+        device = resolve_device(self.device)
+
+        val_idx = self._validation_indices(y, classes.size, plan.seed("split"))
+        validate = None
+        if val_idx is not None:
+            validate = self._make_validate(X[val_idx], y[val_idx], n_outputs, device)
+            keep = np.ones(y.shape[0], dtype=bool)
+            keep[val_idx] = False
+            X, y = X[keep], y[keep]
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        n_features = X.shape[1]
+        sets, samplers = self._resample(
+            X,
+            y,
+            sample_weight,
+            classes,
+            lambda *key: plan.seed("sampler", fit_index, *key),
+        )
+        del X  # the converted input is freed once the resampled sets exist
+
+        if continuing:
+            members = [m.to(device) for m in _members_of(self.module_)]
+            optimizer = self._make_optimizer(members, self._optimizer_state)
+        else:
+            members = self._build_members(
+                n_features, n_outputs, device, lambda m: plan.seed("init", m)
+            )
+            optimizer = self._make_optimizer(members, None)
+        # One set at a time, dropping its numpy arrays once its tensors exist:
+        # resampled float64 rows are not kept beside their float32 copies.
+        tensors = {}
+        for name in list(sets):
+            tensors[name] = _data.to_tensors(
+                *sets.pop(name), device=device, binary=n_outputs == 1
+            )
+
+        def streams(name, n):
+            return [
+                IndexStream(n, plan.seed("batches", fit_index, name, m), device)
+                for m in range(len(members))
+            ]
+
+        stepper = self._make_stepper(
+            members, make_engine(members[0], n_outputs == 1), tensors, streams
+        )
+        return _FitRun(
+            classes=classes,
+            n_outputs=n_outputs,
+            device=device,
+            plan=plan,
+            fit_index=fit_index,
+            validation_indices=val_idx,
+            samplers=samplers,
+            members=members,
+            optimizer=optimizer,
+            stepper=stepper,
+            early_stopping=(
+                None
+                if validate is None
+                else EarlyStopping(
+                    validate, len(members), self.n_iter_no_change, self.tol
+                )
+            ),
+            history=list(self.history_) if continuing else [],
+            steps_done=self.n_steps_ if continuing else 0,
+        )
+
+    def _finish(self, run, result):
+        """Best weights back in place, and the fitted attributes set."""
+        best = [None] * len(run.members)
+        for m, module in enumerate(run.members):
+            if run.early_stopping is not None:
+                run.early_stopping.restore_best(m, module)
+                if run.early_stopping.best[m]["state"] is not None:
+                    best[m] = run.early_stopping.best[m]
+            module.eval()
+        epochs = [None if b is None else b["epoch"] for b in best]
+        scores = [None if b is None else b["score"] for b in best]
+        for name, sampler in run.samplers.items():
+            setattr(self, name, sampler)
+        self.classes_ = run.classes
+        self.n_outputs_ = run.n_outputs
+        self.device_ = run.device
+        self.module_ = (
+            run.members[0] if len(run.members) == 1 else Ensemble(run.members)
+        )
+        self.validation_indices_ = run.validation_indices
+        self.history_ = run.history
+        self.n_steps_ = result.steps_done
+        self.best_epoch_ = epochs[0] if len(best) == 1 else epochs
+        self.best_validation_score_ = scores[0] if len(best) == 1 else scores
+        self.stopped_reason_ = result.stopped
+        self._optimizer_state = run.optimizer.state_dict()
+        self._seed_entropy = run.plan.entropy
+        self._n_fits = run.fit_index + 1
+        # Set last: a fit interrupted before this point leaves no estimator
+        # that looks fitted (see __sklearn_is_fitted__).
+        self.n_iter_ = len(run.history)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -345,134 +558,41 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._hidden_sizes = self._check_hidden_layer_sizes()
-        X, y, sample_weight, reset = self._validate_fit_input(X, y, sample_weight)
-        y_enc = self._encode_labels(y, reset)
-        n_classes = len(self.classes_)
-        binary = n_classes == 2
-        n_outputs = 1 if binary else n_classes
-        rng = check_random_state(self.random_state)
-        torch_seed = int(rng.randint(np.iinfo(np.int32).max))
-        split_seed = int(rng.randint(np.iinfo(np.int32).max))
-        if not reset and getattr(self, "history_", None):
-            # A continued fit keeps the validation split of the first one but
-            # draws new batch orders, dropout masks and sampler seeds.
-            advance = rng.randint(np.iinfo(np.int32).max, size=len(self.history_))
-            torch_seed = int(advance[-1])
-        device = resolve_device(self.device)
-        self.device_ = device
-
-        train, val = self._split_validation(X, y_enc, sample_weight, split_seed)
-        n_features = X.shape[1]
-        del X  # a converted copy of the input is freed once the sets are built
-        if reset or not hasattr(self, "history_"):
-            self.history_ = []
-            self._steps_done = 0
-            self._optimizer_state = None
-
-        with torch.random.fork_rng(devices=_cuda_devices(device)):
-            _seed_torch(torch_seed, device)
-            sets = self._resample(*train, rng)
-            # The split's training rows (a copy under early stopping) live on in
-            # ``sets`` only as long as needed to build the tensors.
-            del train
-            module = self._init_module(n_features, n_outputs, device, reset)
-            self.module_ = module
-            self.n_outputs_ = n_outputs
-            optimizer = torch.optim.SGD(
-                [p for p in module.parameters() if p.requires_grad],
-                lr=self.lr,
-                momentum=self.momentum,
-                nesterov=self.momentum > 0,
-                weight_decay=self.weight_decay,
-            )
-            if self._optimizer_state is not None:
-                optimizer.load_state_dict(self._optimizer_state)
-                # The saved state carries the old hyperparameters: use the current ones.
-                for group in optimizer.param_groups:
-                    group.update(
-                        lr=self.lr,
-                        momentum=self.momentum,
-                        nesterov=self.momentum > 0,
-                        weight_decay=self.weight_decay,
-                    )
-            # One set at a time, dropping its numpy arrays once its tensors
-            # exist: resampled float64 rows are not kept beside their float32
-            # copies for the whole of training.
-            tensors = {}
-            for k in list(sets):
-                tensors[k] = to_tensors(*sets.pop(k), device=device, binary=binary)
-            stepper = self._make_stepper(module, binary, tensors, rng, device)
-            info = run_epochs(
-                module,
-                optimizer,
-                stepper,
+        run = self._setup(X, y, sample_weight)
+        with torch_seeded(run.plan.seed("training", run.fit_index), run.device):
+            result = train(
+                run.stepper,
+                run.optimizer,
                 max_iter=self.max_iter,
-                validate=self._make_validate(val, device),
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
+                early_stopping=run.early_stopping,
+                history=run.history,
+                steps_done=run.steps_done,
                 verbose=self.verbose,
-                history=self.history_,
-                steps_done=self._steps_done,
             )
-        best = info["best"]
-        if best["state"] is not None:
-            module.load_state_dict(best["state"])
-        self.best_epoch_ = best["epoch"]
-        self.best_validation_score_ = (
-            best["score"] if best["state"] is not None else None
-        )
-        self.stopped_reason_ = info["stopped"]
-        self._steps_done = info["steps_done"]
-        self._optimizer_state = optimizer.state_dict()
-        self.n_iter_ = len(self.history_)
-        self.n_steps_ = self._steps_done
-        module.eval()
+        self._finish(run, result)
         return self
 
     # ------------------------------------------------------------- predict
-    def _module_device(self):
-        for p in self.module_.parameters():
-            return p.device
-        return torch.device("cpu")
-
-    def _logits_from_tensor(self, X_t):
-        module = self.module_
-        was_training = module.training
-        module.eval()
-        rows, use_one_thread = prediction_chunks(module, PREDICT_BATCH_ROWS)
-        try:
-            with torch.inference_mode(), one_thread(use_one_thread):
-                parts = [
-                    module(X_t[i : i + rows]) for i in range(0, X_t.shape[0], rows)
-                ]
-        finally:
-            module.train(was_training)
-        logits = torch.cat(parts) if parts else torch.empty(0, self.n_outputs_)
-        return logits.reshape(X_t.shape[0], self.n_outputs_)
-
-    def _proba_from_logits(self, logits):
-        """Class probabilities from finite float64 logits."""
-        if self.n_outputs_ == 1:
-            p = torch.sigmoid(logits[:, 0])
-            return torch.stack([1.0 - p, p], dim=1)
-        return torch.softmax(logits, dim=1)
-
-    def _proba_from_tensor(self, X_t):
-        logits = _finite_logits(self._logits_from_tensor(X_t).double(), warn=False)
-        return self._proba_from_logits(logits).cpu().numpy()
-
     def _logits(self, X):
+        """Float64 logits whose sigmoid / softmax are the predicted probabilities."""
         check_is_fitted(self)
         X = _validate_numeric(self, X, dtype=np.float32, reset=False)
         X = _densify(X)
-        device = self._module_device()
+        members = _members_of(self.module_)
+        device = next((p.device for p in members[0].parameters()), torch.device("cpu"))
         out = []
         for i in range(0, X.shape[0], PREDICT_BATCH_ROWS):
             chunk = torch.from_numpy(
                 np.ascontiguousarray(X[i : i + PREDICT_BATCH_ROWS])
-            )
-            out.append(self._logits_from_tensor(chunk.to(device)).double().cpu())
+            ).to(device)
+            logits = [_forward_logits(m, chunk, self.n_outputs_) for m in members]
+            if len(logits) == 1:
+                combined = logits[0].double()
+            else:
+                combined = average_logits([_finite_logits(z.double()) for z in logits])
+            out.append(combined.cpu())
+        if not out:
+            return torch.empty(0, self.n_outputs_, dtype=torch.float64)
         return torch.cat(out)
 
     def decision_function(self, X):
@@ -493,7 +613,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._proba_from_logits(_finite_logits(self._logits(X))).numpy()
+        return _proba_from_logits(
+            _finite_logits(self._logits(X)), self.n_outputs_
+        ).numpy()
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably from the logits."""
@@ -717,6 +839,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         momentum=0.9,
         weight_decay=5e-4,
         max_iter=100,
+        n_estimators=1,
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -743,6 +866,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.max_iter = max_iter
+        self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -753,22 +877,30 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         self.verbose = verbose
         self.warm_start = warm_start
 
-    def _resample(self, X, y, w, rng):
-        self.inner_sampler_ = make_sampler(self.inner_sampler, rng, "inner_sampler")
-        self.outer_sampler_ = make_sampler(self.outer_sampler, rng, "outer_sampler")
-        inner = resample(self.inner_sampler_, X, y, w, "inner")
-        outer = resample(self.outer_sampler_, X, y, w, "outer")
-        return {"inner": inner, "outer": outer}
+    def _resample(self, X, y, w, classes, seed_for):
+        samplers = {
+            "inner_sampler_": make_sampler(
+                self.inner_sampler, lambda key: seed_for("inner", key)
+            ),
+            "outer_sampler_": make_sampler(
+                self.outer_sampler, lambda key: seed_for("outer", key)
+            ),
+        }
+        sets = {
+            "inner": resample(samplers["inner_sampler_"], X, y, w, "inner"),
+            "outer": resample(samplers["outer_sampler_"], X, y, w, "outer"),
+        }
+        return sets, samplers
 
-    def _make_stepper(self, module, binary, tensors, rng, device):
-        seeds = rng.randint(np.iinfo(np.int32).max, size=2)
+    def _make_stepper(self, members, engine, tensors, streams):
+        inner, outer = tensors["inner"], tensors["outer"]
         return MetaStepper(
-            module,
-            binary,
-            tensors["inner"],
-            tensors["outer"],
-            IndexStream(tensors["inner"][0].shape[0], seeds[0], device),
-            IndexStream(tensors["outer"][0].shape[0], seeds[1], device),
+            members,
+            engine,
+            inner,
+            outer,
+            streams("inner", inner[0].shape[0]),
+            streams("outer", outer[0].shape[0]),
             tasks_per_step=self.tasks_per_step,
             inner_batch_size=self.batch_size,
             outer_batch_size=self.outer_batch_size,
@@ -847,6 +979,7 @@ n_iter_, n_steps_, best_epoch_, best_validation_score_, stopped_reason_
         momentum=0.9,
         weight_decay=5e-4,
         max_iter=100,
+        n_estimators=1,
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -867,6 +1000,7 @@ n_iter_, n_steps_, best_epoch_, best_validation_score_, stopped_reason_
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.max_iter = max_iter
+        self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -877,48 +1011,46 @@ n_iter_, n_steps_, best_epoch_, best_validation_score_, stopped_reason_
         self.verbose = verbose
         self.warm_start = warm_start
 
-    def _class_weights(self, y):
-        n_classes = len(self.classes_)
+    def _class_weights(self, y, classes):
+        """Row weights of ``class_weight`` for the encoded labels ``y``, or None."""
         if self.class_weight is None:
             return None
-        present = np.unique(y)
         if self.class_weight == "balanced":
-            cw = np.ones(n_classes)
-            cw[present] = compute_class_weight("balanced", classes=present, y=y)
-            return cw
-        cw = np.ones(n_classes)
+            return compute_sample_weight("balanced", y)
+        codes = {}
         for label, weight in self.class_weight.items():
-            pos = np.searchsorted(self.classes_, label)
-            if pos >= n_classes or self.classes_[pos] != label:
+            pos = np.searchsorted(classes, label)
+            if pos >= len(classes) or classes[pos] != label:
                 raise ValueError(
                     f"class_weight has a key {label!r} that is not a class label; "
-                    f"classes are {self.classes_.tolist()!r}."
+                    f"classes are {classes.tolist()!r}."
                 )
             if not (np.isfinite(weight) and weight >= 0):
                 raise ValueError(
                     f"class_weight[{label!r}] must be a finite non-negative number; "
                     f"got {weight!r}."
                 )
-            cw[pos] = weight
-        return cw
+            codes[int(pos)] = weight
+        return compute_sample_weight(
+            {c: codes.get(c, 1.0) for c in range(len(classes))}, y
+        )
 
-    def _resample(self, X, y, w, rng):
-        self.sampler_ = make_sampler(self.sampler, rng, "sampler")
-        X_r, y_r, w_r = resample(self.sampler_, X, y, w, "sampler")
-        cw = self._class_weights(y_r)
+    def _resample(self, X, y, w, classes, seed_for):
+        sampler = make_sampler(self.sampler, lambda key: seed_for("sampler", key))
+        X_r, y_r, w_r = resample(sampler, X, y, w, "sampler")
+        cw = self._class_weights(y_r, classes)
         if cw is not None:
-            w_r = cw[y_r] if w_r is None else w_r * cw[y_r]
+            w_r = cw if w_r is None else w_r * cw
             w_r = w_r / w_r.mean()
-        return {"train": (X_r, y_r, w_r)}
+        return {"train": (X_r, y_r, w_r)}, {"sampler_": sampler}
 
-    def _make_stepper(self, module, binary, tensors, rng, device):
-        seed = rng.randint(np.iinfo(np.int32).max)
+    def _make_stepper(self, members, engine, tensors, streams):
         data = tensors["train"]
         return PlainStepper(
-            module,
-            binary,
+            members,
+            engine,
             data,
-            IndexStream(data[0].shape[0], seed, device),
+            streams("train", data[0].shape[0]),
             batch_size=self.batch_size,
         )
 

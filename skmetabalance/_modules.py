@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -86,3 +89,33 @@ def check_output_shape(module, n_features, n_outputs, device):
             f"shape (n, {n_outputs}); for a batch of 2 rows it returned shape "
             f"{tuple(out.shape)}."
         )
+
+
+def average_logits(logits):
+    """Logits whose probabilities are the mean of the members' probabilities.
+
+    ``logits`` is a sequence of ``(n, n_outputs)`` tensors, one per member. For
+    one output (two classes) the result is the log-odds of the mean positive
+    probability, ``log(p) - log(1 - p)``; for several it is the log of the mean
+    class probabilities, whose softmax is that mean. Both are computed from log
+    probabilities with ``logsumexp``, so that saturated members do not overflow.
+    """
+    z = torch.stack(list(logits))
+    log_m = math.log(z.shape[0])
+    if z.shape[-1] == 1:
+        log_p = torch.logsumexp(F.logsigmoid(z), dim=0) - log_m
+        log_q = torch.logsumexp(F.logsigmoid(-z), dim=0) - log_m
+        return log_p - log_q
+    return torch.logsumexp(F.log_softmax(z, dim=-1), dim=0) - log_m
+
+
+class Ensemble(nn.ModuleList):
+    """Ensemble members as one network.
+
+    Its forward returns :func:`average_logits` of the members' logits, so that
+    the sigmoid (one output) or softmax of its output is the members' mean
+    probability: what the estimators' ``predict_proba`` returns.
+    """
+
+    def forward(self, x):
+        return average_logits([member(x) for member in self])

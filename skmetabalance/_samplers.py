@@ -2,66 +2,68 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from sklearn.base import clone
 
 __all__ = ["make_sampler", "resample"]
 
+_ALIASES = {
+    "auto": ("imblearn.over_sampling", "RandomOverSampler"),
+    "over": ("imblearn.over_sampling", "RandomOverSampler"),
+    "under": ("imblearn.under_sampling", "RandomUnderSampler"),
+    "smote": ("imblearn.over_sampling", "SMOTE"),
+}
 #: Names accepted as string shortcuts for a sampler parameter.
-SAMPLER_ALIASES = ("auto", "over", "under", "smote")
+SAMPLER_ALIASES = tuple(_ALIASES)
 
 
 def _from_alias(name):
-    from imblearn.over_sampling import SMOTE, RandomOverSampler
-    from imblearn.under_sampling import RandomUnderSampler
+    import importlib
 
-    if name in ("auto", "over"):
-        return RandomOverSampler()
-    if name == "under":
-        return RandomUnderSampler()
-    if name == "smote":
-        return SMOTE()
-    raise ValueError(
-        f"Unknown sampler alias {name!r}; expected one of {SAMPLER_ALIASES}."
-    )
+    module, cls = _ALIASES[name]
+    return getattr(importlib.import_module(module), cls)()
 
 
-def _seed_all(sampler, rng):
-    """Give every unset ``random_state`` inside ``sampler`` a seed from ``rng``."""
+def _seed_unset(sampler, seed_for):
+    """Give every unset ``random_state`` inside ``sampler`` its own named seed.
+
+    ``seed_for(key)`` returns the seed of the parameter path ``key`` (e.g.
+    ``"random_state"`` or ``"steps__0__random_state"``), so each nested sampler
+    gets a seed that does not depend on how many others there are.
+    """
     try:
         params = sampler.get_params(deep=True)
     except Exception:  # not a BaseEstimator: leave it alone
         return sampler
-    updates = {}
-    for key in sorted(params):
-        if key == "random_state" or key.endswith("__random_state"):
-            if params[key] is None:
-                updates[key] = int(rng.randint(np.iinfo(np.int32).max))
+    updates = {
+        key: seed_for(key)
+        for key, value in params.items()
+        if value is None and (key == "random_state" or key.endswith("__random_state"))
+    }
     if updates:
         sampler.set_params(**updates)
     return sampler
 
 
-def make_sampler(sampler, rng, param_name):
-    """Clone (or build) the sampler for one fit and seed it from ``rng``."""
+def make_sampler(sampler, seed_for):
+    """Clone (or build from its alias) the sampler of one fit and seed it.
+
+    ``sampler`` has passed the estimator's parameter validation: None, an alias
+    or an object with ``fit_resample``. Objects that ``sklearn.base.clone``
+    cannot handle are deep-copied.
+    """
     if sampler is None:
         return None
     if isinstance(sampler, str):
         sampler = _from_alias(sampler)
-    elif not hasattr(sampler, "fit_resample"):
-        raise TypeError(
-            f"The '{param_name}' parameter must be None, one of {SAMPLER_ALIASES} or an "
-            f"object with a fit_resample method (an imbalanced-learn sampler); got "
-            f"{type(sampler).__name__}."
-        )
     else:
         try:
             sampler = clone(sampler)
         except TypeError:
-            import copy
-
             sampler = copy.deepcopy(sampler)
-    return _seed_all(sampler, rng)
+    return _seed_unset(sampler, seed_for)
 
 
 def _describe(sampler):

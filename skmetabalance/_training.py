@@ -1,81 +1,147 @@
 """The training engine shared by both estimators.
 
 An estimator hands the engine a *stepper*: an object that knows how many
-optimiser steps make one epoch and how to put gradients into the module's
-parameters for one step. Everything else (the epoch loop, validation and early
-stopping, history, the progress table, non-finite losses and interruption) is
-the same for every estimator.
+optimiser steps make one epoch and how to put gradients into the networks'
+parameters for one step. Everything else is the same for every estimator and
+lives here as small named pieces around one loop (:func:`train`):
+
+* :class:`Checkpoints` keeps each member's weights and optimiser state at the
+  start of the last two epochs, for rolling back an interrupted or diverged
+  epoch;
+* :class:`EarlyStopping` scores the validation rows, keeps each member's best
+  weights and says which members stop;
+* :class:`ProgressTable` prints one line per epoch when ``verbose`` is set.
+
+Ensemble members are trained together: the stepper stacks the parameters of
+the members still training along a leading dimension, computes every member's
+gradient in one call of the gradient engine, and hands each member its own
+slice. Members share the optimiser (SGD is element-wise, so one optimiser over
+all parameters is one optimiser per member); a member that has stopped has no
+gradient, so the optimiser leaves it alone, and it no longer costs anything.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._meta import make_loss_fn, meta_grad, plain_grad
 from ._threads import n_params, one_thread, small_step
 
-__all__ = ["MetaStepper", "PlainStepper", "run_epochs"]
+__all__ = [
+    "MetaStepper",
+    "PlainStepper",
+    "Checkpoints",
+    "EarlyStopping",
+    "ProgressTable",
+    "train",
+]
 
 
-def _detached_params(module):
-    # Detached views share storage with the parameters, so they follow every
-    # in-place optimiser update without being rebuilt. Only trainable
-    # parameters: frozen ones (requires_grad=False) are constants of the step.
-    return {k: p.detach() for k, p in module.named_parameters() if p.requires_grad}
-
-
-def _constants(module):
-    """Buffers plus frozen parameters: passed to the network, never adapted."""
-    consts = dict(module.named_buffers())
-    consts.update(
-        (k, p.detach()) for k, p in module.named_parameters() if not p.requires_grad
-    )
-    return consts
-
-
-def _trainable(module):
-    return [(k, p) for k, p in module.named_parameters() if p.requires_grad]
-
-
-def _set_grads(params, grads):
-    # The gradients are fresh tensors every step, so they are handed to the
-    # parameters as they are: no zeroing and no copy.
-    for name, p in params:
-        p.grad = grads[name]
-
-
+# --------------------------------------------------------------------- steppers
 class _Stepper:
-    """What every stepper holds: the network, its loss and its parameters."""
+    """The members' networks, their gradient engine and their batch streams."""
 
-    def __init__(self, module, binary):
-        self.module = module
-        self.loss_fn = make_loss_fn(module, binary)
-        self.params = _detached_params(module)
-        self.buffers = _constants(module)
-        self._grad_targets = _trainable(module)
+    def __init__(self, modules, engine):
+        self.modules = list(modules)
+        self.engine = engine
+        self.active = list(range(len(self.modules)))
+        # Parameter lists in a fixed order; frozen parameters and buffers are
+        # constants of the step, passed to the network but never adapted.
+        self._targets = [
+            [(k, p) for k, p in m.named_parameters() if p.requires_grad]
+            for m in self.modules
+        ]
+        self._constants = []
+        for m in self.modules:
+            consts = dict(m.named_buffers())
+            consts.update(
+                (k, p.detach()) for k, p in m.named_parameters() if not p.requires_grad
+            )
+            self._constants.append(consts)
+        if len(self.modules) == 1:
+            # Detached views share storage with the parameters, so they follow
+            # every in-place optimiser update without being rebuilt.
+            self._single = ({k: p.detach() for k, p in self._targets[0]},)
+        else:
+            self._single = None
+
+    @property
+    def stacked(self):
+        """Whether parameters carry a leading member dimension."""
+        return self._single is None
 
     def _use_one_thread(self, rows):
         """One intra-op thread for steps of ``rows`` rows through a small network."""
-        return small_step(self.module, rows * n_params(self.module))
+        module = self.modules[0]
+        return small_step(module, rows * n_params(module) * len(self.modules))
+
+    def _params(self):
+        """Parameters and constants of the active members, stacked if several."""
+        if not self.stacked:
+            return self._single[0], self._constants[0]
+        params = {
+            name: torch.stack([self._targets[m][i][1].detach() for m in self.active])
+            for i, (name, _) in enumerate(self._targets[0])
+        }
+        consts = {
+            name: torch.stack([self._constants[m][name] for m in self.active])
+            for name in self._constants[0]
+        }
+        return params, consts
+
+    def _set_grads(self, grads):
+        # The gradients are fresh tensors every step, so they are handed to the
+        # parameters as they are: no zeroing and no copy.
+        if not self.stacked:
+            for name, p in self._targets[0]:
+                p.grad = grads[name]
+            return
+        for j, m in enumerate(self.active):
+            for name, p in self._targets[m]:
+                p.grad = grads[name][j]
+
+    def _members(self):
+        return len(self.active) if self.stacked else None
+
+    def _gather(self, data, streams, b, tasks):
+        """Rows of one batch per task (and member), drawn through the streams."""
+        n = (tasks or 1) * b
+        if not self.stacked:
+            idx = streams[0].take(n)
+            lead = (tasks, b) if tasks else (b,)
+        else:
+            idx = torch.stack([streams[m].take(n) for m in self.active])
+            idx = idx.reshape(-1)
+            lead = (len(self.active), tasks, b) if tasks else (len(self.active), b)
+        return tuple(t.index_select(0, idx).reshape(*lead, *t.shape[1:]) for t in data)
+
+    def deactivate(self, member):
+        """Stop training ``member``: no more gradient, no more cost."""
+        self.active.remove(member)
+        for _, p in self._targets[member]:
+            p.grad = None
+
+    def losses_per_member(self, loss):
+        """A step's loss as one value per active member."""
+        return loss.reshape(-1)
 
 
 class MetaStepper(_Stepper):
-    """One MetaBalance optimiser step: ``K`` tasks computed together."""
+    """One MetaBalance optimiser step: ``K`` tasks (times members) computed together."""
 
     def __init__(
         self,
-        module,
-        binary,
+        modules,
+        engine,
         inner_data,
         outer_data,
-        inner_stream,
-        outer_stream,
+        inner_streams,
+        outer_streams,
         *,
         tasks_per_step,
         inner_batch_size,
@@ -85,57 +151,56 @@ class MetaStepper(_Stepper):
         inner_loss_weight,
         first_order,
     ):
-        super().__init__(module, binary)
+        super().__init__(modules, engine)
         self.inner_data = inner_data
         self.outer_data = outer_data
-        self.inner_stream = inner_stream
-        self.outer_stream = outer_stream
+        self.inner_streams = inner_streams
+        self.outer_streams = outer_streams
         self.K = int(tasks_per_step)
         self.b_in = int(min(inner_batch_size, inner_data[0].shape[0]))
         self.b_out = int(min(outer_batch_size, outer_data[0].shape[0]))
         self.kwargs = dict(
+            first_order=bool(first_order),
             inner_lr=float(inner_lr),
             inner_steps=int(inner_steps),
             inner_loss_weight=float(inner_loss_weight),
         )
-        self.first_order = bool(first_order)
         rows = self.K * (self.b_in * self.kwargs["inner_steps"] + self.b_out)
         self._one_thread = self._use_one_thread(rows)
+
+    has_inner_loss = True
 
     @property
     def steps_per_epoch(self):
         n_out = self.outer_data[0].shape[0]
         return max(1, math.ceil(n_out / (self.K * self.b_out)))
 
-    def _gather(self, data, stream, b):
-        idx = stream.take(self.K * b)
-        return tuple(
-            t.index_select(0, idx).reshape(self.K, b, *t.shape[1:]) for t in data
-        )
-
     def step(self):
+        """Gradients of one step into the parameters; per-member (outer, inner) losses."""
         with one_thread(self._one_thread):
-            batches = self._gather(self.inner_data, self.inner_stream, self.b_in)
-            batches += self._gather(self.outer_data, self.outer_stream, self.b_out)
-            grads, l_out, l_in = meta_grad(
-                self.loss_fn,
-                self.params,
-                self.buffers,
-                batches,
-                first_order=self.first_order,
-                **self.kwargs,
+            params, consts = self._params()
+            batches = self._gather(
+                self.inner_data, self.inner_streams, self.b_in, self.K
             )
-        _set_grads(self._grad_targets, grads)
-        return l_out.detach(), l_in.detach()
+            batches += self._gather(
+                self.outer_data, self.outer_streams, self.b_out, self.K
+            )
+            grads, l_out, l_in = self.engine.meta_grad(
+                params, consts, batches, members=self._members(), **self.kwargs
+            )
+        self._set_grads(grads)
+        return l_out.detach().reshape(-1), l_in.detach().reshape(-1)
 
 
 class PlainStepper(_Stepper):
     """One plain minibatch step on a single (resampled or weighted) set."""
 
-    def __init__(self, module, binary, data, stream, *, batch_size):
-        super().__init__(module, binary)
+    has_inner_loss = False
+
+    def __init__(self, modules, engine, data, streams, *, batch_size):
+        super().__init__(modules, engine)
         self.data = data
-        self.stream = stream
+        self.streams = streams
         self.b = int(min(batch_size, data[0].shape[0]))
         self._one_thread = self._use_one_thread(self.b)
 
@@ -144,118 +209,269 @@ class PlainStepper(_Stepper):
         return max(1, math.ceil(self.data[0].shape[0] / self.b))
 
     def step(self):
+        """Gradients of one step into the parameters; per-member losses."""
         with one_thread(self._one_thread):
-            idx = self.stream.take(self.b)
-            x, y, w = (t.index_select(0, idx) for t in self.data)
-            grads, loss = plain_grad(self.loss_fn, self.params, self.buffers, x, y, w)
-        _set_grads(self._grad_targets, grads)
-        return loss.detach(), None
+            params, consts = self._params()
+            x, y, w = self._gather(self.data, self.streams, self.b, 0)
+            grads, loss = self.engine.plain_grad(
+                params, consts, x, y, w, members=self._members()
+            )
+        self._set_grads(grads)
+        return loss.detach().reshape(-1), None
 
 
+# ------------------------------------------------------------------ checkpoints
 def _snapshot(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-class _Table:
-    """Compact per-epoch progress table printed when ``verbose`` is set."""
+class Checkpoints:
+    """Each member's weights and optimiser state as the last two epochs began.
 
-    def __init__(self, has_inner, has_valid):
-        cols = [("epoch", 6), ("train_loss", 11)]
-        if has_inner:
-            cols.append(("inner_loss", 11))
-        if has_valid:
-            cols.append(("valid_score", 12))
-            cols.append(("best", 5))
-        cols += [("steps", 8), ("dur", 7)]
-        self.cols = cols
-        self.printed_header = False
+    The optimiser's per-parameter state (SGD's momentum buffers) is copied for
+    the member's own parameters only, so that members roll back independently.
+    """
 
-    def row(self, rec, is_best):
-        if not self.printed_header:
-            print("  ".join(f"{name:>{w}}" for name, w in self.cols))
-            print("  ".join("-" * w for _, w in self.cols))
-            self.printed_header = True
-        cells = []
-        for name, w in self.cols:
-            if name == "epoch":
-                cells.append(f"{rec['epoch']:>{w}d}")
-            elif name == "best":
-                cells.append(f"{'*' if is_best else '':>{w}}")
-            elif name == "steps":
-                cells.append(f"{rec['steps']:>{w}d}")
-            elif name == "dur":
-                cells.append(f"{rec['dur']:>{w - 1}.2f}s")
-            else:
-                val = rec.get(name)
-                cells.append(f"{'nan' if val is None else f'{val:.4f}':>{w}}")
-        print("  ".join(cells), flush=True)
+    def __init__(self, modules, optimizer):
+        self.modules = modules
+        self.optimizer = optimizer
+        self.current = [None] * len(modules)
+        self.previous = [None] * len(modules)
+
+    def _capture(self, m, extra):
+        opt_state = {}
+        for p in self.modules[m].parameters():
+            if p in self.optimizer.state:
+                opt_state[p] = {
+                    k: v.clone() if isinstance(v, torch.Tensor) else v
+                    for k, v in self.optimizer.state[p].items()
+                }
+        return {"weights": _snapshot(self.modules[m]), "opt": opt_state, **extra}
+
+    def mark(self, m, epoch, extra):
+        """Record member ``m`` as epoch ``epoch`` begins (``extra``: its bookkeeping)."""
+        self.previous[m] = self.current[m]
+        self.current[m] = self._capture(m, {"epoch": epoch, **extra})
+
+    def restore(self, m, which="current"):
+        """Put member ``m`` back to a checkpoint and return that checkpoint."""
+        point = self.current[m] if which == "current" else self.previous[m]
+        self.modules[m].load_state_dict(point["weights"])
+        for p in self.modules[m].parameters():
+            self.optimizer.state.pop(p, None)
+            if p in point["opt"]:
+                self.optimizer.state[p] = {
+                    k: v.clone() if isinstance(v, torch.Tensor) else v
+                    for k, v in point["opt"][p].items()
+                }
+        return point
 
 
-def run_epochs(
-    module,
-    optimizer,
-    stepper,
-    *,
-    max_iter,
-    validate,
-    n_iter_no_change,
-    tol,
-    verbose,
-    history,
-    steps_done,
-    best=None,
-):
-    """Train for up to ``max_iter`` epochs, appending one dict per epoch to ``history``.
+# --------------------------------------------------------------- early stopping
+class EarlyStopping:
+    """Validation scores, each member's best weights, and when members stop.
 
     Parameters
     ----------
-    validate : callable or None
-        Returns the validation score (higher is better) of the module's current
-        weights; None disables early stopping.
-    best : dict or None
-        ``{"score", "state", "epoch"}`` carried over from a warm start.
+    validate : callable
+        ``validate(modules, active)`` returns the validation score (higher is
+        better) of each active module, and that of the members' averaged
+        probabilities.
+    n_members : int
+    patience : int
+        Epochs without an improvement larger than ``tol`` after which a member
+        stops.
+    tol : float
+    """
+
+    def __init__(self, validate, n_members, patience, tol):
+        self.validate = validate
+        self.patience = patience
+        self.tol = tol
+        self.best = [
+            {"score": -math.inf, "state": None, "epoch": None} for _ in range(n_members)
+        ]
+        self.no_improve = [0] * n_members
+
+    def bookkeeping(self, m):
+        """Member ``m``'s record, kept with its checkpoints for rollback."""
+        return {"best": self.best[m], "no_improve": self.no_improve[m]}
+
+    def rewind(self, m, point):
+        self.best[m] = point["best"]
+        self.no_improve[m] = point["no_improve"]
+
+    def update(self, epoch, modules, active):
+        """Score every member; return the scores, who improved and who stops."""
+        scores, ensemble = self.validate(modules, active)
+        improved, stop = [], []
+        for m in active:
+            score = float(scores[m])
+            best = self.best[m]
+            if score > best["score"] + self.tol or best["state"] is None:
+                self.best[m] = {
+                    "score": score,
+                    "state": _snapshot(modules[m]),
+                    "epoch": epoch,
+                }
+                self.no_improve[m] = 0
+                improved.append(m)
+            else:
+                self.no_improve[m] += 1
+                if self.no_improve[m] >= self.patience:
+                    stop.append(m)
+        return scores, ensemble, improved, stop
+
+    def restore_best(self, m, module):
+        """Load member ``m``'s best weights, if any epoch was scored."""
+        if self.best[m]["state"] is not None:
+            module.load_state_dict(self.best[m]["state"])
+
+
+# ---------------------------------------------------------------- progress table
+class ProgressTable:
+    """Compact per-epoch table printed when ``verbose`` is set.
+
+    ``columns`` name entries of the history records; a last column ``best``
+    marks the epochs that improved the validation score when ``marker`` is set.
+    """
+
+    _INTEGERS = ("epoch", "steps", "active")
+
+    def __init__(self, columns, marker):
+        self.columns = [(name, max(len(name), 6)) for name in columns]
+        if marker:
+            self.columns.append(("best", 4))
+        self.printed_header = False
+
+    def row(self, record, marker=""):
+        if not self.printed_header:
+            print("  ".join(f"{name:>{w}}" for name, w in self.columns))
+            print("  ".join("-" * w for _, w in self.columns))
+            self.printed_header = True
+        cells = []
+        for name, w in self.columns:
+            value = marker if name == "best" else record.get(name)
+            if name == "best":
+                text = value
+            elif value is None:
+                text = "nan"
+            elif name == "dur":
+                text = f"{value:.2f}s"
+            else:
+                text = format(value, "d" if name in self._INTEGERS else ".4f")
+            cells.append(f"{text:>{w}}")
+        print("  ".join(cells), flush=True)
+
+
+# -------------------------------------------------------------------- the loop
+@dataclass
+class TrainResult:
+    """What :func:`train` reports back to the estimator."""
+
+    steps_done: int
+    stopped: str
+    member_stopped: list = field(default_factory=list)
+
+
+def _non_finite(values):
+    return ~torch.isfinite(values)
+
+
+def _diverged_cause(first_epoch, start_value, inner_finite):
+    if first_epoch and not start_value < 1e3:
+        # Cross-entropy at sensible starting weights is about log(n_classes).
+        return (
+            f"The loss was already {start_value:.3g} at the weights training "
+            "started from, so the features are probably too large or badly "
+            "scaled: standardise them (e.g. StandardScaler in a Pipeline)."
+        )
+    if inner_finite:
+        return (
+            "The inner loss stayed finite, so 'inner_lr' (or 'lr') is "
+            "probably too large: lower it, or standardise the features."
+        )
+    return (
+        "The learning rate 'lr' is probably too large: lower it, or "
+        "standardise the features (e.g. StandardScaler in a Pipeline)."
+    )
+
+
+def _run_epoch(stepper, optimizer, n_steps):
+    """One epoch of steps; per-member mean losses and the losses it started from."""
+    out_sum = in_sum = start = None
+    for i in range(n_steps):
+        l_out, l_in = stepper.step()
+        if i == 0:
+            # The loss at the weights the epoch started from (the inner loss for
+            # a meta step, whose outer loss is at adapted weights).
+            start = (l_out if l_in is None else l_in).clone()
+        optimizer.step()
+        out_sum = l_out.clone() if out_sum is None else out_sum + l_out
+        if l_in is not None:
+            in_sum = l_in.clone() if in_sum is None else in_sum + l_in
+    # Means in float64, as the recorded losses are.
+    return (
+        out_sum.double() / n_steps,
+        None if in_sum is None else in_sum.double() / n_steps,
+        start,
+    )
+
+
+def _params_finite(module):
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+def train(
+    stepper,
+    optimizer,
+    *,
+    max_iter,
+    early_stopping,
+    history,
+    steps_done,
+    verbose,
+):
+    """Train the stepper's members for up to ``max_iter`` epochs.
+
+    One record per epoch is appended to ``history``. A member stops when early
+    stopping says so (its best weights are loaded at once) or when its loss
+    becomes non-finite (it is put back to the weights of the last epoch whose
+    loss was finite, with a ConvergenceWarning). A KeyboardInterrupt puts every
+    member back to the start of the interrupted epoch and ends training with a
+    UserWarning.
 
     Returns
     -------
-    info : dict
-        ``steps_done``, ``best`` (the best-score record), ``stopped`` (one of
-        ``"max_iter"``, ``"early_stopping"``, ``"non_finite"``, ``"interrupted"``).
+    TrainResult
     """
-    module.train()
-    table = (
-        _Table(isinstance(stepper, MetaStepper), validate is not None)
-        if verbose
-        else None
-    )
-    best = best or {"score": -math.inf, "state": None, "epoch": None}
-    no_improve = 0
+    modules = stepper.modules
+    n_members = len(modules)
+    checkpoints = Checkpoints(modules, optimizer)
+    reason = ["max_iter"] * n_members
+    table = None
+    if verbose:
+        cols = ["epoch", "train_loss"]
+        cols += ["inner_loss"] if stepper.has_inner_loss else []
+        cols += ["valid_score"] if early_stopping is not None else []
+        cols += ["active"] if n_members > 1 else []
+        table = ProgressTable(cols + ["steps", "dur"], early_stopping is not None)
+    for m in modules:
+        m.train()
+    n_steps = stepper.steps_per_epoch
     first_epoch = len(history) + 1
     stopped = "max_iter"
-    n_steps = stepper.steps_per_epoch
-    prev = None  # (epoch, weights, optimiser state, best) as the last epoch began
     for epoch in range(first_epoch, first_epoch + max_iter):
         t0 = time.perf_counter()
-        start_state = _snapshot(module)
-        # A deep copy: the optimiser updates its momentum buffers in place.
-        start_opt = copy.deepcopy(optimizer.state_dict())
+        active = list(stepper.active)
+        for m in active:
+            extra = early_stopping.bookkeeping(m) if early_stopping else {}
+            checkpoints.mark(m, epoch, extra)
         try:
-            out_sum = torch.zeros((), device=next(iter(stepper.params.values())).device)
-            in_sum = out_sum.clone()
-            for i in range(n_steps):
-                l_out, l_in = stepper.step()
-                if i == 0:
-                    # The loss at the weights the epoch started from (the inner
-                    # loss for a meta step, whose outer loss is at adapted weights).
-                    start_loss = (l_out if l_in is None else l_in).clone()
-                optimizer.step()
-                out_sum += l_out
-                if l_in is not None:
-                    in_sum += l_in
-            train_loss = out_sum.item() / n_steps
-            inner_loss = in_sum.item() / n_steps if l_in is not None else None
+            out_loss, in_loss, start = _run_epoch(stepper, optimizer, n_steps)
         except KeyboardInterrupt:
-            module.load_state_dict(start_state)
-            optimizer.load_state_dict(start_opt)
+            for m in active:
+                checkpoints.restore(m)
             kept = (
                 f"the weights of the last completed epoch ({epoch - 1})"
                 if epoch > 1
@@ -270,79 +486,91 @@ def run_epochs(
             )
             stopped = "interrupted"
             break
-        params_finite = all(torch.isfinite(p).all() for p in module.parameters())
-        if not (math.isfinite(train_loss) and params_finite) or (
-            inner_loss is not None and not math.isfinite(inner_loss)
-        ):
-            start_value = start_loss.item()
-            start_ok = math.isfinite(start_value)
-            if not start_ok and prev is not None and prev[0] == epoch - 1:
+        bad = _non_finite(out_loss)
+        if in_loss is not None:
+            bad |= _non_finite(in_loss)
+        for j, m in enumerate(active):
+            if not bool(bad[j]) and not _params_finite(modules[m]):
+                bad[j] = True
+        diverged = [m for j, m in enumerate(active) if bool(bad[j])]
+        for m in diverged:
+            j = active.index(m)
+            start_value = float(start[j])
+            point = checkpoints.current[m]
+            if not math.isfinite(start_value) and checkpoints.previous[m] is not None:
                 # The weights this epoch started from already gave a non-finite
                 # loss: go back one more epoch, to weights whose loss was finite.
-                _, start_state, start_opt, best = prev
-                history.pop()
-                steps_done -= n_steps
-                kept_epoch = epoch - 2
+                point = checkpoints.restore(m, "previous")
+                if n_members == 1:
+                    history.pop()
+                    steps_done -= n_steps
             else:
-                kept_epoch = epoch - 1
-            module.load_state_dict(start_state)
-            optimizer.load_state_dict(start_opt)
+                checkpoints.restore(m)
+            if early_stopping is not None:
+                early_stopping.rewind(m, point)
+            kept_epoch = point["epoch"] - 1
             kept = (
                 f"the weights of epoch {kept_epoch} were restored"
                 if kept_epoch > 0
                 else "the initial weights were restored"
             )
-            if prev is None and not start_value < 1e3:
-                # Cross-entropy at sensible starting weights is about log(n_classes).
-                cause = (
-                    f"The loss was already {start_value:.3g} at the weights training "
-                    "started from, so the features are probably too large or badly "
-                    "scaled: standardise them (e.g. StandardScaler in a Pipeline)."
-                )
-            elif inner_loss is not None and math.isfinite(inner_loss):
-                cause = (
-                    "The inner loss stayed finite, so 'inner_lr' (or 'lr') is "
-                    "probably too large: lower it, or standardise the features."
-                )
-            else:
-                cause = (
-                    "The learning rate 'lr' is probably too large: lower it, or "
-                    "standardise the features (e.g. StandardScaler in a Pipeline)."
-                )
+            who = f" of ensemble member {m}" if n_members > 1 else ""
+            inner_ok = in_loss is not None and math.isfinite(float(in_loss[j]))
+            cause = _diverged_cause(epoch == first_epoch, start_value, inner_ok)
             warnings.warn(
-                f"The training loss became non-finite during epoch {epoch}; training "
-                f"stopped and {kept}. {cause}",
+                f"The training loss{who} became non-finite during epoch {epoch}; "
+                f"training stopped and {kept}. {cause}",
                 ConvergenceWarning,
                 stacklevel=4,
             )
+            reason[m] = "non_finite"
+            stepper.deactivate(m)
+        if not stepper.active:
             stopped = "non_finite"
             break
-        prev = (epoch, start_state, start_opt, best)
         steps_done += n_steps
+        kept = [j for j, m in enumerate(active) if m in stepper.active]
         rec = {
             "epoch": epoch,
-            "train_loss": train_loss,
-            "inner_loss": inner_loss,
+            "train_loss": float(out_loss[kept].mean()),
+            "inner_loss": None if in_loss is None else float(in_loss[kept].mean()),
             "valid_score": None,
             "steps": steps_done,
             "dur": None,
         }
-        is_best = False
-        if validate is not None:
-            score = float(validate())
-            module.train()
-            rec["valid_score"] = score
-            if score > best["score"] + tol or best["state"] is None:
-                best = {"score": score, "state": _snapshot(module), "epoch": epoch}
-                no_improve = 0
-                is_best = True
+        if n_members > 1:
+            rec["active"] = len(stepper.active)
+            rec["member_train_loss"] = [None] * n_members
+            for j, m in enumerate(active):
+                if m in stepper.active:
+                    rec["member_train_loss"][m] = float(out_loss[j])
+        marker = ""
+        if early_stopping is not None:
+            scores, ensemble, improved, stop = early_stopping.update(
+                epoch, modules, list(stepper.active)
+            )
+            for m in modules:
+                m.train()
+            rec["valid_score"] = float(ensemble)
+            if n_members > 1:
+                rec["member_valid_score"] = [
+                    float(s) if m in stepper.active else None
+                    for m, s in enumerate(scores)
+                ]
+                marker = str(len(improved)) if improved else ""
             else:
-                no_improve += 1
+                marker = "*" if improved else ""
+            for m in stop:
+                reason[m] = "early_stopping"
+                early_stopping.restore_best(m, modules[m])
+                stepper.deactivate(m)
         rec["dur"] = time.perf_counter() - t0
         history.append(rec)
         if table is not None:
-            table.row(rec, is_best)
-        if validate is not None and no_improve >= n_iter_no_change:
+            table.row(rec, marker)
+        if not stepper.active:
             stopped = "early_stopping"
             break
-    return {"steps_done": steps_done, "best": best, "stopped": stopped}
+    if stopped == "max_iter" and "non_finite" in reason:
+        stopped = "non_finite"
+    return TrainResult(steps_done=steps_done, stopped=stopped, member_stopped=reason)

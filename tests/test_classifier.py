@@ -273,19 +273,11 @@ def test_early_stopping_restores_best_weights(binary_data):
     )
     if clf.stopped_reason_ == "early_stopping":
         assert clf.n_iter_ == clf.best_epoch_ + 3
-    # the restored weights give the best validation score again
-    from sklearn.model_selection import train_test_split
-
-    y_enc = np.searchsorted(clf.classes_, y)
-    split_seed = np.random.RandomState(0)
-    split_seed.randint(np.iinfo(np.int32).max)
-    _, X_val, _, y_val = train_test_split(
-        X,
-        y_enc,
-        test_size=0.1,
-        stratify=y_enc,
-        random_state=split_seed.randint(np.iinfo(np.int32).max),
-    )
+    # the restored weights give the best validation score again on the rows
+    # the fit held out
+    val = clf.validation_indices_
+    assert val.shape == (int(np.ceil(0.1 * len(y))),)
+    X_val, y_val = X[val], np.searchsorted(clf.classes_, y[val])
     ap = average_precision_score(y_val, clf.predict_proba(X_val)[:, 1])
     assert ap == pytest.approx(clf.best_validation_score_, abs=1e-6)
 

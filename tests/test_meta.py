@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from skmetabalance._meta import make_loss_fn, meta_grad, weighted_loss
+from skmetabalance._fastpath import StackEngine, make_engine
+from skmetabalance._meta import FuncEngine, weighted_loss
 
 K, B_IN, B_OUT, D = 3, 5, 4, 4
 
@@ -20,8 +21,8 @@ def _net(n_outputs, path="batched"):
     torch.manual_seed(0)
     cls = nn.Sequential if path == "batched" else _GenericSequential
     net = cls(nn.Linear(D, 6), nn.Tanh(), nn.Linear(6, n_outputs)).double()
-    plan = make_loss_fn(net, n_outputs == 1)._stack
-    assert (plan is not None) == (path == "batched")
+    engine = make_engine(net, n_outputs == 1)
+    assert isinstance(engine, StackEngine if path == "batched" else FuncEngine)
     return net
 
 
@@ -86,10 +87,8 @@ def _reference(net, batches, *, alpha, steps, lam, first_order, binary):
 
 
 def _ours(net, batches, *, alpha, steps, lam, first_order, binary):
-    loss_fn = make_loss_fn(net, binary)
     params = {k: v.detach() for k, v in net.named_parameters()}
-    grads, _, _ = meta_grad(
-        loss_fn,
+    grads, _, _ = make_engine(net, binary).meta_grad(
         params,
         {},
         batches,
@@ -174,11 +173,10 @@ def test_zero_inner_lr_is_outer_plus_weighted_inner_gradient(path):
 def test_reported_losses_are_task_means(path):
     net = _net(3, path)
     batches = _batches(False, 3, False)
-    loss_fn = make_loss_fn(net, False)
+    engine = make_engine(net, False)
     params = {k: v.detach() for k, v in net.named_parameters()}
     for first_order in (True, False):
-        _, l_out, l_in = meta_grad(
-            loss_fn,
+        _, l_out, l_in = engine.meta_grad(
             params,
             {},
             batches,
@@ -213,13 +211,11 @@ def test_weighted_loss_weights_rows():
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 3)])
 def test_plain_grad_matches_autograd(path, binary, n_classes):
-    from skmetabalance._meta import plain_grad
-
     net = _net(1 if binary else n_classes, path)
     x_in, y_in, w_in, _, _, _ = _batches(binary, n_classes, True)
     x, y, w = x_in[0], y_in[0], w_in[0]
     params = {k: v.detach() for k, v in net.named_parameters()}
-    grads, loss = plain_grad(make_loss_fn(net, binary), params, {}, x, y, w)
+    grads, loss = make_engine(net, binary).plain_grad(params, {}, x, y, w)
     theta = {
         k: v.detach().clone().requires_grad_(True) for k, v in net.named_parameters()
     }
@@ -248,3 +244,110 @@ def test_task_chunks_give_the_same_gradient(monkeypatch, path, first_order):
     chunked = _ours(net, batches, **kw)
     for name in whole:
         torch.testing.assert_close(chunked[name], whole[name], rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------- ensemble members
+M = 3
+
+
+def _member_nets(n_outputs, path):
+    """``M`` networks of the same shape with different weights."""
+    nets = []
+    for m in range(M):
+        torch.manual_seed(10 + m)
+        cls = nn.Sequential if path == "batched" else _GenericSequential
+        nets.append(cls(nn.Linear(D, 6), nn.Tanh(), nn.Linear(6, n_outputs)).double())
+    return nets
+
+
+def _member_batches(binary, n_classes):
+    per_member = [_batches(binary, n_classes, True) for _ in range(M)]
+    # different rows for every member
+    per_member = [
+        tuple(t.roll(m, dims=1) if t.dim() > 1 else t for t in b)
+        for m, b in enumerate(per_member)
+    ]
+    return per_member, tuple(torch.stack(ts) for ts in zip(*per_member))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 3)])
+@pytest.mark.parametrize("steps", [1, 2])
+@pytest.mark.parametrize("first_order", [True, False])
+def test_member_meta_grads_equal_separate_networks(
+    path, binary, n_classes, steps, first_order
+):
+    nets = _member_nets(1 if binary else n_classes, path)
+    per_member, stacked_batches = _member_batches(binary, n_classes)
+    kw = dict(
+        first_order=first_order, inner_lr=0.3, inner_steps=steps, inner_loss_weight=0.1
+    )
+    engine = make_engine(nets[0], binary)
+    names = [k for k, _ in nets[0].named_parameters()]
+    stacked = {
+        k: torch.stack([dict(n.named_parameters())[k].detach() for n in nets])
+        for k in names
+    }
+    grads, l_out, l_in = engine.meta_grad(stacked, {}, stacked_batches, members=M, **kw)
+    assert l_out.shape == (M,) and l_in.shape == (M,)
+    for m, net in enumerate(nets):
+        params = {k: v.detach() for k, v in net.named_parameters()}
+        ref, ref_out, ref_in = engine.meta_grad(params, {}, per_member[m], **kw)
+        for k in names:
+            torch.testing.assert_close(grads[k][m], ref[k], rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(l_out[m], ref_out)
+        torch.testing.assert_close(l_in[m], ref_in)
+        # and both agree with the hand-unrolled reference
+        unrolled = _reference(
+            net,
+            per_member[m],
+            alpha=0.3,
+            steps=steps,
+            lam=0.1,
+            first_order=first_order,
+            binary=binary,
+        )
+        for k in names:
+            torch.testing.assert_close(grads[k][m], unrolled[k], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 3)])
+def test_member_plain_grads_equal_separate_networks(path, binary, n_classes):
+    nets = _member_nets(1 if binary else n_classes, path)
+    per_member, stacked_batches = _member_batches(binary, n_classes)
+    x, y, w = (t[:, 0] for t in stacked_batches[:3])
+    engine = make_engine(nets[0], binary)
+    names = [k for k, _ in nets[0].named_parameters()]
+    stacked = {
+        k: torch.stack([dict(n.named_parameters())[k].detach() for n in nets])
+        for k in names
+    }
+    grads, loss = engine.plain_grad(stacked, {}, x, y, w, members=M)
+    assert loss.shape == (M,)
+    for m, net in enumerate(nets):
+        params = {k: v.detach() for k, v in net.named_parameters()}
+        ref, ref_loss = engine.plain_grad(params, {}, x[m], y[m], w[m])
+        torch.testing.assert_close(loss[m], ref_loss)
+        for k in names:
+            torch.testing.assert_close(grads[k][m], ref[k], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_member_task_chunks_give_the_same_gradient(monkeypatch, path):
+    import skmetabalance._meta as meta_mod
+
+    nets = _member_nets(3, path)
+    _, stacked_batches = _member_batches(False, 3)
+    engine = make_engine(nets[0], False)
+    stacked = {
+        k: torch.stack([dict(n.named_parameters())[k].detach() for n in nets])
+        for k, _ in nets[0].named_parameters()
+    }
+    kw = dict(first_order=True, inner_lr=0.2, inner_steps=1, inner_loss_weight=0.05)
+    whole = engine.meta_grad(stacked, {}, stacked_batches, members=M, **kw)
+    monkeypatch.setattr(meta_mod, "_TASK_CHUNK_ELEMENTS", 1)
+    chunked = engine.meta_grad(stacked, {}, stacked_batches, members=M, **kw)
+    for k in whole[0]:
+        torch.testing.assert_close(chunked[0][k], whole[0][k], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(chunked[1], whole[1])

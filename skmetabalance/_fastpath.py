@@ -1,0 +1,349 @@
+"""The batched gradient engine for plain stacks of linear layers.
+
+``vmap`` over tasks pays a Python and dispatch cost per operation that
+dominates the step of the small tabular networks this package targets. For an
+``nn.Sequential`` of ``Linear`` layers and element-wise activations the whole
+meta step is a handful of batched matrix products: the inner gradient of every
+task at the shared weights comes from one forward pass over all inner rows and
+one ``bmm`` per layer, the adapted weights carry a leading task dimension, and
+the outer pass uses ``baddbmm``. The backward passes are written out (they are
+the formulas autograd uses), so the first-order step runs without autograd. For
+the second-order step the same hand-written inner gradient is built from
+differentiable operations, and one reverse pass through it gives the exact
+meta-gradient (no double backward).
+
+Ensemble members add one more leading dimension: with ``M`` members the weights
+are ``(M, ...)`` and the batches ``(M, K, b, d)``. Member and task dimensions
+are folded into one batch dimension of the same products, so ``M`` members and
+``K`` tasks cost about what ``M * K`` tasks of one network cost.
+
+:class:`StackEngine` has the interface of :class:`skmetabalance._meta.FuncEngine`
+and is chosen for a network once, when training starts
+(:func:`make_engine`); it computes what the generic engine computes, up to
+float rounding (tests/test_meta.py checks both against a reference).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._meta import FuncEngine, chunked_over_tasks
+
+__all__ = ["StackEngine", "make_engine"]
+
+_ACTIVATIONS = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Identity: "id"}
+
+
+def _layer_plan(module, binary):
+    """The layer list of a plain stack, or None when the network is anything else.
+
+    A stack qualifies when it is an ``nn.Sequential`` (or a subclass that keeps
+    its ``forward``) of ``Linear``, ``ReLU``, ``Tanh``, ``Identity`` and inactive
+    ``Dropout`` layers, holds no buffers or frozen parameters and has no forward
+    hooks, so that the layer list computes exactly what ``module(x)`` does.
+    """
+    if not isinstance(module, nn.Sequential):
+        return None
+    if type(module).forward is not nn.Sequential.forward:
+        return None
+    if any(True for _ in module.buffers()):
+        return None
+    if not all(p.requires_grad for p in module.parameters()):
+        return None
+    if any(m._forward_hooks or m._forward_pre_hooks for m in module.modules()):
+        return None
+    layers = []
+    last_out = None
+    for child_name, sub in module.named_children():
+        kind = type(sub)
+        if kind is nn.Linear:
+            bias = f"{child_name}.bias" if sub.bias is not None else None
+            layers.append(("linear", f"{child_name}.weight", bias))
+            last_out = sub.out_features
+        elif kind in _ACTIVATIONS:
+            layers.append((_ACTIVATIONS[kind],))
+        elif kind is nn.Dropout:
+            # Dropout that draws masks needs the generic engine's randomness.
+            if sub.p > 0:
+                return None
+            layers.append(("id",))
+        else:
+            return None
+    if last_out is None or (binary and last_out != 1):
+        return None
+    return tuple(layers)
+
+
+def make_engine(module, binary):
+    """The gradient engine for ``module``: batched for plain stacks, else generic."""
+    layers = _layer_plan(module, binary)
+    if layers is None:
+        return FuncEngine(module, binary)
+    return StackEngine(layers, binary)
+
+
+def _fold(t, members):
+    """Merge the member and task dimensions ``(M, K, ...)`` into ``(M * K, ...)``."""
+    return t if members is None else t.reshape(-1, *t.shape[2:])
+
+
+class StackEngine:
+    """Meta and plain gradients of a plain stack, all tasks and members at once.
+
+    Weights are *shared* (no leading dimension: one network), *per member*
+    ``(M, ...)`` or *per task* ``(T, ...)``. A forward pass takes rows shaped
+    ``(G, n, d)`` whose leading dimension matches the weights' (any leading
+    shape for shared weights).
+    """
+
+    is_batched = True
+
+    def __init__(self, layers, binary):
+        self.layers = layers
+        self.binary = binary
+        self.first_linear = next(
+            i for i, layer in enumerate(layers) if layer[0] == "linear"
+        )
+
+    # ------------------------------------------------------------ pieces
+    def forward(self, params, x, batched):
+        """Logits of ``x`` and the activations the backward pass needs."""
+        saved = []
+        h = x
+        for layer in self.layers:
+            kind = layer[0]
+            if kind == "linear":
+                saved.append(h)
+                weight = params[layer[1]]
+                bias = params[layer[2]] if layer[2] is not None else None
+                if not batched:
+                    h = F.linear(h, weight, bias)
+                elif bias is None:
+                    h = torch.bmm(h, weight.transpose(1, 2))
+                else:
+                    h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+            elif kind == "relu":
+                h = torch.relu(h)
+                saved.append(h)
+            elif kind == "tanh":
+                h = torch.tanh(h)
+                saved.append(h)
+            else:
+                saved.append(None)
+        return h, saved
+
+    def loss(self, z, y, w, with_grad=True):
+        """Weighted mean losses per batch row group ``(T,)`` and ``d loss / d z``.
+
+        ``z`` is ``(T, n, n_outputs)``, ``y`` and ``w`` are ``(T, n)``.
+        """
+        n = z.shape[1]
+        if self.binary:
+            z1 = z.squeeze(-1)
+            per_row = F.binary_cross_entropy_with_logits(z1, y, reduction="none")
+            dz = (
+                ((torch.sigmoid(z1) - y) * (w / n)).unsqueeze(-1) if with_grad else None
+            )
+        else:
+            n_classes = z.shape[-1]
+            per_row = F.cross_entropy(
+                z.reshape(-1, n_classes), y.reshape(-1), reduction="none"
+            ).reshape(y.shape)
+            if with_grad:
+                dz = torch.softmax(z, dim=-1) - F.one_hot(y, n_classes).to(z.dtype)
+                dz = dz * (w / n).unsqueeze(-1)
+            else:
+                dz = None
+        return (per_row * w).mean(1), dz
+
+    def backward(self, params, saved, dz, batched, groups):
+        """Parameter gradients from ``dz``, summed within each of ``groups`` groups.
+
+        ``groups=None`` sums over everything (gradients shaped like shared
+        weights); otherwise the rows are split into ``groups`` equal consecutive
+        groups and each gets its own gradient (a leading dimension).
+        """
+        grads = {}
+        d = dz
+        for i in range(len(self.layers) - 1, self.first_linear - 1, -1):
+            layer = self.layers[i]
+            kind = layer[0]
+            if kind == "linear":
+                h = saved[i]
+                if groups is None:
+                    grads[layer[1]] = torch.mm(
+                        d.reshape(-1, d.shape[-1]).t(), h.reshape(-1, h.shape[-1])
+                    )
+                    if layer[2] is not None:
+                        grads[layer[2]] = d.reshape(-1, d.shape[-1]).sum(0)
+                else:
+                    dg = d.reshape(groups, -1, d.shape[-1])
+                    hg = h.reshape(groups, -1, h.shape[-1])
+                    # In a second-order graph the operand passed transposed to
+                    # bmm gets a transposed gradient in the reverse pass, which
+                    # sends the element-wise kernels after it down a slow
+                    # strided path (measured: 1.3x slower steps). Transpose the
+                    # smaller of the two operands that need a gradient.
+                    if dg.requires_grad and not (
+                        hg.requires_grad and hg.shape[-1] > dg.shape[-1]
+                    ):
+                        g = torch.bmm(hg.transpose(1, 2), dg).transpose(1, 2)
+                    else:
+                        g = torch.bmm(dg.transpose(1, 2), hg)
+                    grads[layer[1]] = g
+                    if layer[2] is not None:
+                        grads[layer[2]] = dg.sum(1)
+                if i > self.first_linear:
+                    weight = params[layer[1]]
+                    d = torch.bmm(d, weight) if batched else torch.matmul(d, weight)
+            elif kind == "relu":
+                # What autograd runs for relu: one kernel, no bool mask.
+                d = torch.ops.aten.threshold_backward(d, saved[i], 0)
+            elif kind == "tanh":
+                d = torch.ops.aten.tanh_backward(d, saved[i])
+        return grads
+
+    # ---------------------------------------------------- at the weights theta
+    def _at_theta(self, params, x, y, w, members, with_grad=True):
+        """Losses per task at theta, and gradients per task or per member.
+
+        ``x`` is ``(K, b, d)`` for one network, ``(M, K, b, d)`` for members.
+        """
+        b = x.shape[-2]
+        if members is None:
+            z, saved = self.forward(params, x, batched=False)
+            rows = z
+        else:
+            m = x.shape[0]
+            z, saved = self.forward(params, x.reshape(m, -1, x.shape[-1]), True)
+            rows = z.reshape(-1, b, z.shape[-1])
+        losses, dz = self.loss(rows, _fold(y, members), _fold(w, members), with_grad)
+        if dz is not None:
+            dz = dz.reshape(z.shape)
+        return losses, dz, saved
+
+    def _theta_grads(self, params, saved, dz, members, groups):
+        return self.backward(params, saved, dz, members is not None, groups)
+
+    def _adapt(self, params, x_in, y_in, w_in, members, inner_lr, inner_steps):
+        """Inner losses at theta, their per-task gradients and the adapted weights."""
+        n_tasks = x_in.shape[-3] * (1 if members is None else x_in.shape[0])
+        l_in, dz, saved = self._at_theta(params, x_in, y_in, w_in, members)
+        g0 = self._theta_grads(params, saved, dz, members, n_tasks)
+        if members is None:
+            phi = {k: torch.sub(p, g0[k], alpha=inner_lr) for k, p in params.items()}
+        else:
+            k_tasks = x_in.shape[1]
+            phi = {
+                k: torch.sub(
+                    p.unsqueeze(1),
+                    g0[k].reshape(p.shape[0], k_tasks, *p.shape[1:]),
+                    alpha=inner_lr,
+                ).reshape(-1, *p.shape[1:])
+                for k, p in params.items()
+            }
+        x_t, y_t, w_t = (_fold(t, members) for t in (x_in, y_in, w_in))
+        for _ in range(inner_steps - 1):
+            z, saved = self.forward(phi, x_t, batched=True)
+            _, dz = self.loss(z, y_t, w_t)
+            g = self.backward(phi, saved, dz, True, n_tasks)
+            phi = {k: torch.sub(p, g[k], alpha=inner_lr) for k, p in phi.items()}
+        return l_in, g0, phi
+
+    @staticmethod
+    def _task_mean(t, members, k_tasks):
+        if members is None:
+            return t.mean(0)
+        return t.reshape(-1, k_tasks, *t.shape[1:]).mean(1)
+
+    # ---------------------------------------------------------- engine calls
+    def _first_order(self, params, batches, members, *, inner_lr, inner_steps, lam):
+        x_in, y_in, w_in, x_out, y_out, w_out = batches
+        k_tasks = x_in.shape[-3]
+        groups = None if members is None else x_in.shape[0]
+        with torch.no_grad():
+            if inner_lr == 0:
+                # phi_k = theta: every task shares the weights, no per-task copies.
+                l_in, dz, saved = self._at_theta(params, x_in, y_in, w_in, members)
+                g_in = self._theta_grads(params, saved, dz / k_tasks, members, groups)
+                l_out, dz, saved = self._at_theta(params, x_out, y_out, w_out, members)
+                g_out = self._theta_grads(params, saved, dz / k_tasks, members, groups)
+            else:
+                l_in, g0, phi = self._adapt(
+                    params, x_in, y_in, w_in, members, inner_lr, inner_steps
+                )
+                g_in = {k: self._task_mean(v, members, k_tasks) for k, v in g0.items()}
+                x_o, y_o, w_o = (_fold(t, members) for t in (x_out, y_out, w_out))
+                z, saved = self.forward(phi, x_o, batched=True)
+                l_out, dz = self.loss(z, y_o, w_o)
+                g_out = self.backward(phi, saved, dz / k_tasks, True, groups)
+            grads = {k: torch.add(g_out[k], g_in[k], alpha=lam) for k in params}
+        return (
+            grads,
+            self._task_mean(l_out, members, k_tasks),
+            self._task_mean(l_in, members, k_tasks),
+        )
+
+    def _second_order(self, params, batches, members, *, inner_lr, inner_steps, lam):
+        x_in, y_in, w_in, x_out, y_out, w_out = batches
+        k_tasks = x_in.shape[-3]
+        theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+        with torch.enable_grad():
+            if inner_lr == 0:
+                l_in, _, _ = self._at_theta(theta, x_in, y_in, w_in, members, False)
+                l_out, _, _ = self._at_theta(theta, x_out, y_out, w_out, members, False)
+            else:
+                l_in, _, phi = self._adapt(
+                    theta, x_in, y_in, w_in, members, inner_lr, inner_steps
+                )
+                x_o, y_o, w_o = (_fold(t, members) for t in (x_out, y_out, w_out))
+                z, _ = self.forward(phi, x_o, batched=True)
+                l_out, _ = self.loss(z, y_o, w_o, with_grad=False)
+            per_member = self._task_mean(l_out + lam * l_in, members, k_tasks)
+            # Members are independent: the sum differentiates each by its own loss.
+            grads = torch.autograd.grad(per_member.sum(), list(theta.values()))
+        return (
+            dict(zip(theta, grads)),
+            self._task_mean(l_out.detach(), members, k_tasks),
+            self._task_mean(l_in.detach(), members, k_tasks),
+        )
+
+    def meta_grad(
+        self,
+        params,
+        buffers,
+        batches,
+        *,
+        members=None,
+        first_order,
+        inner_lr,
+        inner_steps,
+        inner_loss_weight,
+    ):
+        """See :meth:`skmetabalance._meta.FuncEngine.meta_grad`."""
+        fn = self._first_order if first_order else self._second_order
+
+        def run(p, b):
+            return fn(
+                p,
+                b,
+                members,
+                inner_lr=inner_lr,
+                inner_steps=inner_steps,
+                lam=inner_loss_weight,
+            )
+
+        return chunked_over_tasks(run, params, batches, members, inner_steps)
+
+    def plain_grad(self, params, buffers, x, y, w, *, members=None):
+        """See :meth:`skmetabalance._meta.FuncEngine.plain_grad`."""
+        with torch.no_grad():
+            if members is None:
+                z, saved = self.forward(params, x.unsqueeze(0), batched=False)
+                loss, dz = self.loss(z, y.unsqueeze(0), w.unsqueeze(0))
+                return self.backward(params, saved, dz, False, None), loss[0]
+            z, saved = self.forward(params, x, batched=True)
+            loss, dz = self.loss(z, y, w)
+            return self.backward(params, saved, dz, True, x.shape[0]), loss
