@@ -596,29 +596,68 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         return torch.cat(out)
 
     def decision_function(self, X):
-        """Raw network outputs (logits).
+        """Raw network outputs (logits) for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Rows with the features seen during fit (the same columns, by name,
+            when fitted on a DataFrame). Sparse input is densified.
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
-            For two classes, the logit of ``classes_[1]``.
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the logit of ``classes_[1]`` for each row,
+            positive where ``classes_[1]`` is predicted. For more classes, one
+            logit per class, in the order of ``classes_``. Float64; a network whose
+            activations overflow gives infinite or NaN values here, which
+            :meth:`predict_proba` turns into valid probabilities.
         """
         logits = self._logits(X).numpy()
         return logits[:, 0] if self.n_outputs_ == 1 else logits
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``.
+        """Class probabilities for the rows of ``X``.
+
+        The sigmoid of the logit for two classes, the softmax of the logits for
+        more. Rows for which the network returns NaN (an overflowing network)
+        get uniform probabilities, with a ``RuntimeWarning``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Rows with the features seen during fit (the same columns, by name,
+            when fitted on a DataFrame). Sparse input is densified.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in the order of ``classes_``;
+            each row sums to 1.
         """
         return _proba_from_logits(
             _finite_logits(self._logits(X)), self.n_outputs_
         ).numpy()
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`, computed stably from the logits."""
+        """Log of the class probabilities for the rows of ``X``.
+
+        Computed from the logits (log-sigmoid or log-softmax), so that
+        probabilities too small for :meth:`predict_proba` to resolve keep a
+        finite logarithm.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Rows with the features seen during fit (the same columns, by name,
+            when fitted on a DataFrame). Sparse input is densified.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Natural logarithm of the probability of each class, columns in the
+            order of ``classes_``.
+        """
         logits = _finite_logits(self._logits(X))
         if self.n_outputs_ == 1:
             z = logits[:, 0]
@@ -630,7 +669,23 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         return torch.log_softmax(logits, dim=1).numpy()
 
     def predict(self, X):
-        """Predicted labels, values of ``classes_``."""
+        """Predict the class of each row of ``X``.
+
+        The class of largest probability: for two classes, ``classes_[1]``
+        where its logit is positive.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Rows with the features seen during fit (the same columns, by name,
+            when fitted on a DataFrame). Sparse input is densified.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels, values of ``classes_`` (the labels given to
+            ``fit``, not their indices).
+        """
         logits = _finite_logits(self._logits(X))
         if self.n_outputs_ == 1:
             idx = (logits[:, 0] > 0).long().numpy()
@@ -740,9 +795,10 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         ``1 / validation_fraction`` rows (10 at the default fraction), and
         trains for ``max_iter`` epochs otherwise.
     validation_fraction : float, default=0.1
-        Share of rows held out when ``early_stopping`` is True.
+        Share of rows held out for validation when early stopping is on.
     n_iter_no_change : int, default=10
-        Patience, in epochs, of early stopping.
+        Patience of early stopping: epochs without improvement before training
+        stops.
     tol : float, default=0.0
         Minimum score improvement that resets the patience.
     scoring : str, callable or None, default=None
@@ -767,24 +823,34 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X had string column names.
+    n_outputs_ : int
+        Number of network outputs: 1 for two classes, else the number of
+        classes.
     module_ : torch.nn.Module
-        The trained network (in eval mode).
+        The trained network (in eval mode), on ``device_``.
     device_ : torch.device
         Device used for training.
-    inner_sampler_, outer_sampler_ : sampler or None
-        The fitted clones of the samplers.
+    inner_sampler_ : sampler or None
+        The fitted clone of ``inner_sampler`` (None when it is None).
+    outer_sampler_ : sampler or None
+        The fitted clone of ``outer_sampler`` (None when it is None).
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
-        ``inner_loss``, ``valid_score``, ``steps`` (optimiser steps so far) and
-        ``dur`` (seconds).
+        ``inner_loss`` (mean inner loss), ``valid_score`` (None without early
+        stopping), ``steps`` (optimiser steps so far) and ``dur`` (seconds).
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int
         Number of optimiser steps taken.
-    best_epoch_, best_validation_score_ : int or None, float or None
-        Epoch and score of the restored weights (early stopping only).
+    best_epoch_ : int or None
+        Epoch of the restored weights; None without early stopping.
+    best_validation_score_ : float or None
+        Validation score of the restored weights; None without early stopping.
     stopped_reason_ : str
-        'max_iter', 'early_stopping', 'non_finite' or 'interrupted'.
+        Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
+        loss overflowed; the last finite weights are kept, with a
+        ``ConvergenceWarning``) or 'interrupted' (``KeyboardInterrupt``; the last
+        completed epoch is kept).
 
     See Also
     --------
@@ -923,23 +989,90 @@ class BalancedNetClassifier(_BaseNetClassifier):
     {base}
     sampler : sampler, str or None, default=None
         Resamples the training rows once at fit; None keeps them as they are.
-        Same forms as ``MetaBalanceClassifier.inner_sampler``.
+        A string is a shortcut ('over' RandomOverSampler, 'under'
+        RandomUnderSampler, 'smote' SMOTE, 'auto' = 'over'); otherwise any
+        object with ``fit_resample`` (every imbalanced-learn sampler, SMOTENC,
+        sampler pipelines). Cloned at fit into ``sampler_`` and seeded from
+        ``random_state`` when its own ``random_state`` is None.
     class_weight : dict, 'balanced' or None, default=None
-        Per-class loss weights multiplied into the row weights. 'balanced' is
-        computed on the rows trained on (after resampling).
+        Per-class loss weights multiplied into the row weights: a dict maps
+        class labels to non-negative weights (classes left out weigh 1).
+        'balanced' is computed on the rows trained on (after resampling).
     batch_size : int, default=64
-        Rows per minibatch; one epoch is one pass over the training set.
-    lr, momentum, weight_decay, max_iter, early_stopping, validation_fraction, \
-n_iter_no_change, tol, scoring, device, random_state, verbose, warm_start
-        As in :class:`MetaBalanceClassifier`.
+        Rows per minibatch; one epoch is one pass over the training set, i.e.
+        ``ceil(n_train / batch_size)`` optimiser steps.
+    lr : float, default=0.02
+        Learning rate of the SGD optimiser (Nesterov momentum).
+    momentum : float, default=0.9
+        SGD momentum; Nesterov momentum is used when positive.
+    weight_decay : float, default=5e-4
+        L2 penalty of the optimiser.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    early_stopping : bool or 'auto', default='auto'
+        Hold out a stratified ``validation_fraction`` of the rows (never
+        resampled), score it after each epoch, stop after ``n_iter_no_change``
+        epochs without improvement by more than ``tol``, and restore the best
+        weights. 'auto' does so whenever the validation split can be expected
+        to hold every class, i.e. when the smallest class has at least
+        ``1 / validation_fraction`` rows (10 at the default fraction), and
+        trains for ``max_iter`` epochs otherwise.
+    validation_fraction : float, default=0.1
+        Share of rows held out for validation when early stopping is on.
+    n_iter_no_change : int, default=10
+        Patience of early stopping: epochs without improvement before training
+        stops.
+    tol : float, default=0.0
+        Minimum score improvement that resets the patience.
+    scoring : str, callable or None, default=None
+        Validation metric for early stopping; None means 'average_precision'
+        (macro-averaged over classes for more than two).
+    device : str or torch.device, default='auto'
+        'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
+        'cuda:N'. Resolved at fit into ``device_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, batch order, the validation split
+        and an unseeded sampler. Global random states are left untouched.
+    verbose : int, default=0
+        Print a per-epoch table when positive.
+    warm_start : bool, default=False
+        Continue from the weights and optimiser state of the previous fit.
 
     Attributes
     ----------
-    classes_, n_features_in_, feature_names_in_, module_, device_, history_, \
-n_iter_, n_steps_, best_epoch_, best_validation_score_, stopped_reason_
-        As in :class:`MetaBalanceClassifier`.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X had string column names.
+    n_outputs_ : int
+        Number of network outputs: 1 for two classes, else the number of
+        classes.
+    module_ : torch.nn.Module
+        The trained network (in eval mode), on ``device_``.
+    device_ : torch.device
+        Device used for training.
     sampler_ : sampler or None
-        The fitted clone of ``sampler``.
+        The fitted clone of ``sampler`` (None when it is None).
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``train_loss`` (mean training loss),
+        ``inner_loss`` (always None: there is no inner loop), ``valid_score``
+        (None without early stopping), ``steps`` (optimiser steps so far) and
+        ``dur`` (seconds).
+    n_iter_ : int
+        Number of epochs run.
+    n_steps_ : int
+        Number of optimiser steps taken.
+    best_epoch_ : int or None
+        Epoch of the restored weights; None without early stopping.
+    best_validation_score_ : float or None
+        Validation score of the restored weights; None without early stopping.
+    stopped_reason_ : str
+        Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
+        loss overflowed; the last finite weights are kept, with a
+        ``ConvergenceWarning``) or 'interrupted' (``KeyboardInterrupt``; the last
+        completed epoch is kept).
 
     See Also
     --------

@@ -4,6 +4,7 @@ Every case here is listed in docs/errors.rst; keep the two in step.
 """
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -314,10 +315,12 @@ PLAIN_BAD_PARAMS = [
 
 
 def _check_invalid_param(est, name, value, data):
+    # The message names the estimator, the parameter and the value it got.
     X, y = data
     with pytest.raises(
         InvalidParameterError,
-        match=rf"The '{name}' parameter of \w+ must be .* Got .* instead",
+        match=rf"The '{name}' parameter of {type(est).__name__} must be .* "
+        rf"Got {re.escape(repr(value))} instead",
     ):
         est.set_params(**{name: value}).fit(X, y)
 
@@ -338,10 +341,21 @@ def test_invalid_plain_parameter(name, value, data):
     _check_invalid_param(ESTIMATORS["plain"](), name, value, data)
 
 
-def test_invalid_parameter_error_is_a_value_error():
-    # InvalidParameterError subclasses both, so either except clause catches it.
-    assert issubclass(InvalidParameterError, ValueError)
-    assert issubclass(InvalidParameterError, TypeError)
+@pytest.mark.parametrize("caught_as", [ValueError, TypeError])
+def test_invalid_parameter_is_caught_by_either_except_clause(make, data, caught_as):
+    # As docs/errors.rst promises: code catching ValueError (a bad value) or
+    # TypeError (a bad type) catches a bad parameter, with the full message.
+    X, y = data
+    est = make(lr=math.nan)
+    try:
+        est.fit(X, y)
+    except caught_as as exc:
+        message = str(exc)
+    else:
+        pytest.fail("fit accepted lr=nan")
+    assert message.startswith(f"The 'lr' parameter of {type(est).__name__} must be")
+    assert message.endswith("Got nan instead.")
+    assert not hasattr(est, "module_")
 
 
 @pytest.mark.parametrize("sizes", [(0,), (8, 0), (-1,), (2.5,), (True,), ("8",)])

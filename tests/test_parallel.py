@@ -147,32 +147,43 @@ def test_grid_search_on_ray(ray_backend, data, reference):
 
 
 # ---------------------------------------------------------------------- loky
-def _fit_and_report(X, y):
-    """Runs inside a loky worker."""
-    before = torch.get_num_threads()
-    MetaBalanceClassifier(**SMALL).fit(X, y)
-    return (
-        os.environ.get("OMP_NUM_THREADS"),
-        before,
-        torch.get_num_threads(),
-        os.getpid(),
-    )
+def _fit_in_worker(X, y):
+    """Runs inside a loky worker started under a thread limit.
+
+    Fits once under the limit and once after setting a thread count of the
+    worker's own, and reports the count before and after each fit.
+    """
+    limit = torch.get_num_threads()
+    proba_limit = MetaBalanceClassifier(**SMALL).fit(X, y).predict_proba(X)
+    after_limit = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        proba_own = MetaBalanceClassifier(**SMALL).fit(X, y).predict_proba(X)
+        after_own = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(limit)  # the worker may be reused
+    return os.getpid(), (limit, after_limit), (3, after_own), proba_limit, proba_own
 
 
-def test_loky_workers_respect_joblib_thread_limits(data):
+def test_fit_in_loky_worker_keeps_thread_setting_and_result(data):
     X, y = data
-    parent_threads = torch.get_num_threads()
-    out = joblib.Parallel(n_jobs=2, backend="loky")(
-        joblib.delayed(_fit_and_report)(X, y) for _ in range(2)
-    )
-    # joblib keeps a limit set by the user, else gives each worker its share.
-    expected = int(os.environ.get("OMP_NUM_THREADS", max(joblib.cpu_count() // 2, 1)))
-    for omp, before, after, pid in out:
-        assert omp == str(expected)  # what joblib set in the worker ...
-        assert before == after == expected  # ... is what torch uses, and fit keeps it
+    expected = MetaBalanceClassifier(**SMALL).fit(X, y).predict_proba(X)
+    try:
+        with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
+            out = joblib.Parallel(n_jobs=2)(
+                joblib.delayed(_fit_in_worker)(X, y) for _ in range(2)
+            )
+    finally:
+        get_reusable_executor().shutdown(wait=True)  # leave no idle workers behind
+    for pid, under_limit, own_setting, proba_limit, proba_own in out:
         assert pid != os.getpid()
-    assert torch.get_num_threads() == parent_threads
-    get_reusable_executor().shutdown(wait=True)  # leave no idle workers behind
+        before, after = under_limit
+        assert after == before
+        before, after = own_setting
+        assert after == before
+        # the thread count does not change the fitted model
+        np.testing.assert_array_equal(proba_limit, expected)
+        np.testing.assert_array_equal(proba_own, expected)
 
 
 def test_fit_leaves_parent_thread_count_alone(data):
