@@ -611,7 +611,11 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             positive where ``classes_[1]`` is predicted. For more classes, one
             logit per class, in the order of ``classes_``. Float64; a network whose
             activations overflow gives infinite or NaN values here, which
-            :meth:`predict_proba` turns into valid probabilities.
+            :meth:`predict_proba` turns into valid probabilities. With
+            ``n_estimators > 1`` these are the logits of the members' averaged
+            probabilities (the log-odds of the mean probability of
+            ``classes_[1]``, or the log of the mean class probabilities), so
+            that their sigmoid or softmax is :meth:`predict_proba` exactly.
         """
         logits = self._logits(X).numpy()
         return logits[:, 0] if self.n_outputs_ == 1 else logits
@@ -620,7 +624,8 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities for the rows of ``X``.
 
         The sigmoid of the logit for two classes, the softmax of the logits for
-        more. Rows for which the network returns NaN (an overflowing network)
+        more; with ``n_estimators > 1``, the mean of the members' probabilities.
+        Rows for which the network returns NaN (an overflowing network)
         get uniform probabilities, with a ``RuntimeWarning``.
 
         Parameters
@@ -786,6 +791,13 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         L2 penalty of the optimiser.
     max_iter : int, default=100
         Maximum number of epochs.
+    n_estimators : int, default=1
+        Number of networks trained together as an ensemble. Members differ in
+        their initial weights, batch order and dropout masks, share the
+        validation split, and each has its own optimiser state and early
+        stopping (a member that stops costs nothing more). ``predict_proba``
+        averages the members' probabilities. Members are computed as one
+        batched computation, so ``n`` members cost much less than ``n`` fits.
     early_stopping : bool or 'auto', default='auto'
         Hold out a stratified ``validation_fraction`` of the rows (never
         resampled), score it after each epoch, stop after ``n_iter_no_change``
@@ -827,7 +839,10 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         Number of network outputs: 1 for two classes, else the number of
         classes.
     module_ : torch.nn.Module
-        The trained network (in eval mode), on ``device_``.
+        The trained network (in eval mode), on ``device_``. With
+        ``n_estimators > 1``, an ``nn.ModuleList`` of the members whose forward
+        returns the logits of their averaged probabilities (see
+        :meth:`decision_function`).
     device_ : torch.device
         Device used for training.
     inner_sampler_ : sampler or None
@@ -838,14 +853,24 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
         ``inner_loss`` (mean inner loss), ``valid_score`` (None without early
         stopping), ``steps`` (optimiser steps so far) and ``dur`` (seconds).
+        With ``n_estimators > 1`` the losses are means over the members still
+        training, ``valid_score`` is the score of the members' averaged
+        probabilities, and each record also holds ``active`` (members still
+        training), ``member_train_loss`` and ``member_valid_score`` (one entry
+        per member, None once it has stopped).
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int
         Number of optimiser steps taken.
-    best_epoch_ : int or None
-        Epoch of the restored weights; None without early stopping.
-    best_validation_score_ : float or None
+    validation_indices_ : ndarray of shape (n_validation,) or None
+        Rows of the ``X`` given to ``fit`` held out for early stopping (sorted);
+        None when no rows were held out.
+    best_epoch_ : int, list of int or None
+        Epoch of the restored weights; None without early stopping. With
+        ``n_estimators > 1``, a list with one entry per member.
+    best_validation_score_ : float, list of float or None
         Validation score of the restored weights; None without early stopping.
+        With ``n_estimators > 1``, a list with one entry per member.
     stopped_reason_ : str
         Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
         loss overflowed; the last finite weights are kept, with a
@@ -1009,6 +1034,13 @@ class BalancedNetClassifier(_BaseNetClassifier):
         L2 penalty of the optimiser.
     max_iter : int, default=100
         Maximum number of epochs.
+    n_estimators : int, default=1
+        Number of networks trained together as an ensemble. Members differ in
+        their initial weights, batch order and dropout masks, share the
+        validation split, and each has its own optimiser state and early
+        stopping (a member that stops costs nothing more). ``predict_proba``
+        averages the members' probabilities. Members are computed as one
+        batched computation, so ``n`` members cost much less than ``n`` fits.
     early_stopping : bool or 'auto', default='auto'
         Hold out a stratified ``validation_fraction`` of the rows (never
         resampled), score it after each epoch, stop after ``n_iter_no_change``
@@ -1050,7 +1082,10 @@ class BalancedNetClassifier(_BaseNetClassifier):
         Number of network outputs: 1 for two classes, else the number of
         classes.
     module_ : torch.nn.Module
-        The trained network (in eval mode), on ``device_``.
+        The trained network (in eval mode), on ``device_``. With
+        ``n_estimators > 1``, an ``nn.ModuleList`` of the members whose forward
+        returns the logits of their averaged probabilities (see
+        :meth:`decision_function`).
     device_ : torch.device
         Device used for training.
     sampler_ : sampler or None
@@ -1060,14 +1095,24 @@ class BalancedNetClassifier(_BaseNetClassifier):
         ``inner_loss`` (always None: there is no inner loop), ``valid_score``
         (None without early stopping), ``steps`` (optimiser steps so far) and
         ``dur`` (seconds).
+        With ``n_estimators > 1`` the losses are means over the members still
+        training, ``valid_score`` is the score of the members' averaged
+        probabilities, and each record also holds ``active`` (members still
+        training), ``member_train_loss`` and ``member_valid_score`` (one entry
+        per member, None once it has stopped).
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int
         Number of optimiser steps taken.
-    best_epoch_ : int or None
-        Epoch of the restored weights; None without early stopping.
-    best_validation_score_ : float or None
+    validation_indices_ : ndarray of shape (n_validation,) or None
+        Rows of the ``X`` given to ``fit`` held out for early stopping (sorted);
+        None when no rows were held out.
+    best_epoch_ : int, list of int or None
+        Epoch of the restored weights; None without early stopping. With
+        ``n_estimators > 1``, a list with one entry per member.
+    best_validation_score_ : float, list of float or None
         Validation score of the restored weights; None without early stopping.
+        With ``n_estimators > 1``, a list with one entry per member.
     stopped_reason_ : str
         Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
         loss overflowed; the last finite weights are kept, with a
