@@ -401,6 +401,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             momentum=self.momentum,
             nesterov=self.momentum > 0,
             weight_decay=self.weight_decay,
+            # One kernel per update for all members' parameters (the default
+            # on the CPU is a Python loop over them).
+            foreach=True,
         )
         if state is not None:
             optimizer.load_state_dict(state)
