@@ -26,6 +26,7 @@ from skmetabalance import (
     save_model,
 )
 from skmetabalance._persistence import _digest
+from skmetabalance._state import STATE_ATTRIBUTES
 
 SMALL = dict(max_iter=2, hidden_layer_sizes=(8,), random_state=0)
 
@@ -89,50 +90,30 @@ def test_pickle_and_joblib_round_trip(binary_model, dumper, tmp_path):
     assert other.history_ == clf.history_
 
 
-def test_getstate_holds_cpu_tensors_only(binary_model):
+def test_getstate_holds_cpu_tensors_and_json_only(binary_model):
     clf, _ = binary_model
     state = clf.__getstate__()
-    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
-    opt = state["_optimizer_state"]
-    assert opt is not None and opt["state"]
-    for entry in opt["state"].values():
-        for value in entry.values():
-            if isinstance(value, torch.Tensor):
-                assert value.device.type == "cpu"
+    assert not set(STATE_ATTRIBUTES) & set(state)  # the state replaces them
+    fitted = state["_fitted_state"]
+    assert "optimizer.0.momentum_buffer" in fitted["tensors"]
+    assert "module.0.weight" in fitted["tensors"]
+    assert all(t.device.type == "cpu" for t in fitted["tensors"].values())
+    json.dumps(fitted["meta"], allow_nan=False)  # plain JSON
+    assert set(fitted["objects"]) == {"inner_sampler_", "outer_sampler_"}
 
 
-class _ReportsAccelerator(nn.Linear):
-    """A module that claims its parameters live on an accelerator until moved."""
-
-    claims = True
-
-    def parameters(self, recurse=True):
-        for p in super().parameters(recurse):
-            if self.claims:
-                yield _FakeParam(p)
-            else:
-                yield p
-
-    def to(self, *args, **kwargs):
-        self.claims = False
-        return super().to(*args, **kwargs)
-
-
-class _FakeParam:
-    def __init__(self, p):
-        self.p = p
-        self.device = torch.device("meta")
-
-
-def test_getstate_copies_non_cpu_module_to_cpu(binary_model):
-    clf, _ = binary_model
+def test_getstate_never_moves_the_live_module(binary_model):
+    clf, X = binary_model
     other = pickle.loads(pickle.dumps(clf))
-    fake = _ReportsAccelerator(5, 1)
-    other.module_ = fake
+    moves = []
+    other.module_._apply = lambda *args, **kwargs: moves.append(args)
     state = other.__getstate__()
-    assert state["module_"] is not fake  # a CPU copy was pickled ...
-    assert not state["module_"].claims
-    assert other.module_ is fake and fake.claims  # ... the live module is untouched
+    assert moves == []  # no .to() / .cpu() on the live network
+    assert all(
+        t.device.type == "cpu" for t in state["_fitted_state"]["tensors"].values()
+    )
+    del other.module_._apply
+    _assert_same_proba(clf, pickle.loads(pickle.dumps(other)), X)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -140,16 +121,25 @@ def test_cuda_trained_model_loads_on_cpu(tmp_path):  # pragma: no cover - GPU on
     X, y = _data()
     clf = MetaBalanceClassifier(**SMALL, device="cuda").fit(X, y)
     data = pickle.dumps(clf)
-    state = clf.__getstate__()
-    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
+    state = clf.__getstate__()["_fitted_state"]
+    assert all(t.device.type == "cpu" for t in state["tensors"].values())
     assert next(clf.module_.parameters()).device.type == "cuda"
+    assert clf._optimizer_state["state"][0]["momentum_buffer"].device.type == "cuda"
+    unpickled = pickle.loads(data)
+    assert next(unpickled.module_.parameters()).device.type == "cpu"
+    assert unpickled.device_ == clf.device_  # the device it was trained on
     np.testing.assert_allclose(
-        pickle.loads(data).predict_proba(X), clf.predict_proba(X), atol=1e-6
+        unpickled.predict_proba(X), clf.predict_proba(X), atol=1e-6
     )
     save_model(clf, tmp_path / "m.safetensors")
     loaded = load_model(tmp_path / "m.safetensors")
     assert next(loaded.module_.parameters()).device.type == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    # Both continue training on the GPU.
+    for est in (unpickled, loaded):
+        est.set_params(warm_start=True).fit(X, y)
+        assert next(est.module_.parameters()).device.type == "cuda"
+        assert est.n_iter_ == 2 * clf.n_iter_
 
 
 # ---------------------------------------------------------- safe round trips
