@@ -52,14 +52,15 @@ class NotStorable(TypeError):
 
 
 # ------------------------------------------------------------- generic JSON
-_TAGS = ("__tuple__", "__dict__", "__float__")
+_TAGS = ("__tuple__", "__dict__", "__float__", "__device__")
+_DEVICE = re.compile(r"(cpu|cuda|mps)(:\d{1,4})?")
 
 
 def encode_json(value):
     """Encode ``value`` as strict JSON, tagging what JSON cannot hold.
 
-    Tuples, dicts with keys other than plain strings and non-finite floats are
-    tagged; anything else that is not a number, string, bool, None, list, dict
+    Tuples, dicts with keys other than plain strings, non-finite floats and
+    torch devices (decoded as their name) are tagged; anything else that is not a number, string, bool, None, list, dict
     or numpy array raises :class:`NotStorable`.
     """
     if value is None or isinstance(value, (bool, str)):
@@ -73,6 +74,8 @@ def encode_json(value):
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, (list, np.ndarray)):
         return [encode_json(v) for v in list(value)]
+    if isinstance(value, torch.device):
+        return {"__device__": str(value)}
     if isinstance(value, tuple):
         return {"__tuple__": [encode_json(v) for v in value]}
     if isinstance(value, dict):
@@ -100,6 +103,8 @@ def decode_json(value):
         return tuple(decode_json(v) for v in inner)
     if tag == "__float__" and inner in ("nan", "inf", "-inf"):
         return float(inner)
+    if tag == "__device__" and isinstance(inner, str) and _DEVICE.fullmatch(inner):
+        return inner
     if tag == "__dict__" and isinstance(inner, list):
         out = {}
         for pair in inner:
@@ -119,112 +124,84 @@ def _got(data):
 
 
 # ------------------------------------------------------------------- codecs
-# A codec turns an attribute's value into JSON (``encode``) and back
-# (``decode``), refusing anything else with a ValueError that says what was
-# expected and what was got.
-class _Int:
-    def __init__(self, minimum):
-        self.minimum = minimum
+class Codec:
+    """Turns an attribute's value into JSON and back.
 
-    def encode(self, value):
-        return int(value)
+    ``decode`` accepts what ``accepts`` allows (after undoing
+    :func:`encode_json`'s tags when ``tagged``) and returns ``build(data)``;
+    anything else is a ValueError that says what was expected and what was got.
+    """
 
-    def decode(self, data):
-        if (
-            isinstance(data, int)
-            and not isinstance(data, bool)
-            and data >= self.minimum
-        ):
-            return data
-        raise ValueError(f"an integer >= {self.minimum} was expected; got {_got(data)}")
-
-
-class _Float:
-    def encode(self, value):
-        return encode_json(float(value))
+    def __init__(self, expected, encode, accepts, build=None, tagged=False):
+        self.expected, self.encode, self.accepts = expected, encode, accepts
+        self.build, self.tagged = build, tagged
 
     def decode(self, data):
-        value = decode_json(data)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ValueError(f"a number was expected; got {_got(data)}")
+        value = decode_json(data) if self.tagged else data
+        if self.accepts(value):
+            return value if self.build is None else self.build(value)
+        raise ValueError(f"{self.expected} was expected; got {_got(data)}")
 
-
-class _Str:
-    def encode(self, value):
-        return str(value)
-
-    def decode(self, data):
-        if isinstance(data, str):
-            return data
-        raise ValueError(f"a string was expected; got {_got(data)}")
-
-
-class _Nullable:
-    def __init__(self, codec):
-        self.codec = codec
-
-    def encode(self, value):
-        return None if value is None else self.codec.encode(value)
-
-    def decode(self, data):
-        return None if data is None else self.codec.decode(data)
-
-
-class _Device:
-    _PATTERN = re.compile(r"(cpu|cuda|mps)(:\d{1,4})?")
-
-    def encode(self, value):
-        return str(torch.device(value))
-
-    def decode(self, data):
-        if isinstance(data, str) and self._PATTERN.fullmatch(data):
-            return torch.device(data)
-        raise ValueError(
-            f"a device such as 'cpu' or 'cuda:0' was expected; got {_got(data)}"
+    def or_none(self):
+        """The same codec, also accepting None."""
+        return Codec(
+            f"None or {self.expected}",
+            lambda v: None if v is None else self.encode(v),
+            lambda v: v is None or self.accepts(v),
+            None if self.build is None else lambda v: v if v is None else self.build(v),
+            self.tagged,
         )
 
 
-class _Records:
-    """A list of dicts with string keys (``history_``)."""
-
-    def encode(self, value):
-        return [encode_json(dict(rec)) for rec in value]
-
-    def decode(self, data):
-        value = decode_json(data)
-        if isinstance(value, list) and all(isinstance(r, dict) for r in value):
-            return value
-        raise ValueError(f"a list of records (dicts) was expected; got {_got(data)}")
+def _is_int(value, minimum=-(2**63)):
+    """An int (not a bool) from ``minimum`` up to the int64 maximum."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and minimum <= value < 2**63
+    )
 
 
-class _IntTuple:
-    def encode(self, value):
-        return [int(v) for v in value]
-
-    def decode(self, data):
-        if isinstance(data, list) and all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in data
-        ):
-            return tuple(data)
-        raise ValueError(f"a list of positive integers was expected; got {_got(data)}")
+def _ints(value, minimum=-(2**63)):
+    return isinstance(value, list) and all(_is_int(v, minimum) for v in value)
 
 
-class _IntArray:
-    """A 1-D numpy array of indices, returned with dtype ``intp``."""
-
-    def encode(self, value):
-        return [int(v) for v in np.asarray(value).ravel()]
-
-    def decode(self, data):
-        if isinstance(data, list) and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in data
-        ):
-            try:
-                return np.array(data, dtype=np.intp)
-            except OverflowError:
-                pass
-        raise ValueError(f"a list of integers was expected; got {_got(data)}")
+INT = Codec("an integer >= 1", int, lambda v: _is_int(v, 1))
+COUNT = Codec("an integer >= 0", int, lambda v: _is_int(v, 0))
+FLOAT = Codec(
+    "a number",
+    lambda v: encode_json(float(v)),
+    lambda v: _is_int(v) or isinstance(v, float),
+    float,
+    tagged=True,
+)
+STR = Codec("a string", str, lambda v: isinstance(v, str))
+DEVICE = Codec(
+    "a device such as 'cpu' or 'cuda:0'",
+    lambda v: str(torch.device(v)),
+    lambda v: isinstance(v, str) and _DEVICE.fullmatch(v) is not None,
+    torch.device,
+)
+#: A list of dicts with string keys (``history_``).
+RECORDS = Codec(
+    "a list of records (dicts)",
+    lambda v: [encode_json(dict(rec)) for rec in v],
+    lambda v: isinstance(v, list) and all(isinstance(rec, dict) for rec in v),
+    tagged=True,
+)
+INT_TUPLE = Codec(
+    "a list of positive integers",
+    lambda v: [int(x) for x in v],
+    lambda v: _ints(v, 1),
+    tuple,
+)
+#: A 1-D array of indices, returned with dtype ``intp``.
+INT_ARRAY = Codec(
+    "a list of integers",
+    lambda v: [int(x) for x in np.asarray(v).ravel()],
+    _ints,
+    lambda v: np.array(v, dtype=np.intp),
+)
 
 
 #: Largest label array rebuilt from a stored state (a guard against huge widths).
@@ -308,9 +285,7 @@ class _Labels:
 #: Codec of the attributes that only pickle can carry (``state["objects"]``).
 PICKLE_ONLY = None
 
-INT, COUNT = _Int(1), _Int(0)
-FLOAT, STR, DEVICE = _Float(), _Str(), _Device()
-LABELS, RECORDS, INT_TUPLE, INT_ARRAY = _Labels(), _Records(), _IntTuple(), _IntArray()
+LABELS = _Labels()
 
 
 @dataclass(frozen=True)
@@ -318,7 +293,7 @@ class Field:
     """One fitted attribute: its name, codec and whether a fit may lack it."""
 
     name: str
-    codec: object
+    codec: Codec | None
     optional: bool = False
 
 
@@ -333,9 +308,9 @@ FIELDS = (
     Field("history_", RECORDS),
     Field("n_iter_", COUNT),
     Field("n_steps_", COUNT),
-    Field("best_epoch_", _Nullable(COUNT)),
-    Field("best_validation_score_", _Nullable(FLOAT)),
-    Field("stopped_reason_", _Nullable(STR)),
+    Field("best_epoch_", COUNT.or_none()),
+    Field("best_validation_score_", FLOAT.or_none()),
+    Field("stopped_reason_", STR.or_none()),
     Field("device_", DEVICE),
     Field("_steps_done", COUNT),
     Field("_hidden_sizes", INT_TUPLE),

@@ -197,11 +197,15 @@ def test_int_keyed_class_weight_and_tuple_params_round_trip(tmp_path):
         hidden_layer_sizes=(4, 3),
         class_weight={0: 1.0, 1: 4.0},
         random_state=1,
+        device=torch.device("cpu"),
     ).fit(X, y)
     save_model(clf, tmp_path / "m.safetensors")
-    loaded = load_model(tmp_path / "m.safetensors")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is reset
+        loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.class_weight == {0: 1.0, 1: 4.0}
     assert loaded.hidden_layer_sizes == (4, 3)
+    assert loaded.device == "cpu"
     _assert_same_proba(clf, loaded, X)
 
 
@@ -528,6 +532,12 @@ def test_refuses_mismatched_metadata(saved):
         saved, content=lambda d: d["fitted"]["classes_"].update(values=[1, 0])
     )
     _refused(forged, "not sorted")
+    forged = _rewrite(saved, content=lambda d: d["fitted"].update(n_iter_="2"))
+    _refused(forged, r"fitted attribute 'n_iter_': an integer >= 0 was expected")
+    forged = _rewrite(saved, content=lambda d: d["fitted"].update(inner_sampler_=1))
+    _refused(forged, "'inner_sampler_' cannot be stored")
+    forged = _rewrite(saved, content=lambda d: d.pop("fitted"))
+    _refused(forged, "fitted metadata must be a dict; got None")
     forged = _rewrite(saved, content=lambda d: d["params"].update(lr=-1.0))
     _refused(forged, "parameters are invalid")
     forged = _rewrite(saved, content=lambda d: d["params"].update(no_such_param=1))
