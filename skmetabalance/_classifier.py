@@ -702,17 +702,41 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[idx]
 
     # ------------------------------------------------------------ pickling
+    def _get_fitted_state(self):
+        """The fitted state: CPU ``tensors``, JSON-able ``meta`` and ``objects``.
+
+        The one description of what a fitted estimator holds, used by pickling
+        and by :func:`~skmetabalance.save_model`; see ``skmetabalance._state``.
+        """
+        from ._state import get_fitted_state
+
+        return get_fitted_state(self)
+
+    def _set_fitted_state(self, state):
+        """Rebuild the network and restore a state from :meth:`_get_fitted_state`."""
+        from ._state import set_fitted_state
+
+        set_fitted_state(self, state)
+
     def __getstate__(self):
+        from ._state import STATE_ATTRIBUTES
+
         # A copy: on Python >= 3.11 the base returns the live __dict__ itself.
         state = dict(super().__getstate__())
-        module = state.get("module_")
-        if module is not None and any(
-            p.device.type != "cpu" for p in module.parameters()
-        ):
-            state["module_"] = copy.deepcopy(module).to("cpu")
-        if state.get("_optimizer_state") is not None:
-            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+        for name in STATE_ATTRIBUTES:
+            state.pop(name, None)
+        # CPU tensors and plain values: a model trained on a GPU unpickles on a
+        # machine without one, and the live network is never moved.
+        if self.__sklearn_is_fitted__():
+            state["_fitted_state"] = self._get_fitted_state()
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        fitted = state.pop("_fitted_state", None)
+        super().__setstate__(state)
+        if fitted is not None:
+            self._set_fitted_state(fitted)
 
     def __sklearn_is_fitted__(self):
         # n_iter_ is set last in fit, so a fit interrupted before training (e.g.

@@ -415,8 +415,9 @@ def test_cuda_fit_matches_cpu_and_unpickles_on_cpu(binary_data, Est):
     assert next(gpu.module_.parameters()).device.type == "cuda"
     cpu = Est(device="cpu").fit(X, y)
     np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-3)
-    state = gpu.__getstate__()
-    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
+    state = gpu.__getstate__()["_fitted_state"]
+    assert all(t.device.type == "cpu" for t in state["tensors"].values())
+    assert next(gpu.module_.parameters()).device.type == "cuda"  # never moved
     clone_ = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(clone_.predict_proba(X), gpu.predict_proba(X), atol=1e-6)
 

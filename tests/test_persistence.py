@@ -26,6 +26,7 @@ from skmetabalance import (
     save_model,
 )
 from skmetabalance._persistence import _digest
+from skmetabalance._state import FIELDS, INT_ARRAY, STATE_ATTRIBUTES, StateError
 
 SMALL = dict(max_iter=2, hidden_layer_sizes=(8,), random_state=0)
 
@@ -89,50 +90,30 @@ def test_pickle_and_joblib_round_trip(binary_model, dumper, tmp_path):
     assert other.history_ == clf.history_
 
 
-def test_getstate_holds_cpu_tensors_only(binary_model):
+def test_getstate_holds_cpu_tensors_and_json_only(binary_model):
     clf, _ = binary_model
     state = clf.__getstate__()
-    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
-    opt = state["_optimizer_state"]
-    assert opt is not None and opt["state"]
-    for entry in opt["state"].values():
-        for value in entry.values():
-            if isinstance(value, torch.Tensor):
-                assert value.device.type == "cpu"
+    assert not set(STATE_ATTRIBUTES) & set(state)  # the state replaces them
+    fitted = state["_fitted_state"]
+    assert "optimizer.0.momentum_buffer" in fitted["tensors"]
+    assert "module.0.weight" in fitted["tensors"]
+    assert all(t.device.type == "cpu" for t in fitted["tensors"].values())
+    json.dumps(fitted["meta"], allow_nan=False)  # plain JSON
+    assert set(fitted["objects"]) == {"inner_sampler_", "outer_sampler_"}
 
 
-class _ReportsAccelerator(nn.Linear):
-    """A module that claims its parameters live on an accelerator until moved."""
-
-    claims = True
-
-    def parameters(self, recurse=True):
-        for p in super().parameters(recurse):
-            if self.claims:
-                yield _FakeParam(p)
-            else:
-                yield p
-
-    def to(self, *args, **kwargs):
-        self.claims = False
-        return super().to(*args, **kwargs)
-
-
-class _FakeParam:
-    def __init__(self, p):
-        self.p = p
-        self.device = torch.device("meta")
-
-
-def test_getstate_copies_non_cpu_module_to_cpu(binary_model):
-    clf, _ = binary_model
+def test_getstate_never_moves_the_live_module(binary_model):
+    clf, X = binary_model
     other = pickle.loads(pickle.dumps(clf))
-    fake = _ReportsAccelerator(5, 1)
-    other.module_ = fake
+    moves = []
+    other.module_._apply = lambda *args, **kwargs: moves.append(args)
     state = other.__getstate__()
-    assert state["module_"] is not fake  # a CPU copy was pickled ...
-    assert not state["module_"].claims
-    assert other.module_ is fake and fake.claims  # ... the live module is untouched
+    assert moves == []  # no .to() / .cpu() on the live network
+    assert all(
+        t.device.type == "cpu" for t in state["_fitted_state"]["tensors"].values()
+    )
+    del other.module_._apply
+    _assert_same_proba(clf, pickle.loads(pickle.dumps(other)), X)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -140,16 +121,25 @@ def test_cuda_trained_model_loads_on_cpu(tmp_path):  # pragma: no cover - GPU on
     X, y = _data()
     clf = MetaBalanceClassifier(**SMALL, device="cuda").fit(X, y)
     data = pickle.dumps(clf)
-    state = clf.__getstate__()
-    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
+    state = clf.__getstate__()["_fitted_state"]
+    assert all(t.device.type == "cpu" for t in state["tensors"].values())
     assert next(clf.module_.parameters()).device.type == "cuda"
+    assert clf._optimizer_state["state"][0]["momentum_buffer"].device.type == "cuda"
+    unpickled = pickle.loads(data)
+    assert next(unpickled.module_.parameters()).device.type == "cpu"
+    assert unpickled.device_ == clf.device_  # the device it was trained on
     np.testing.assert_allclose(
-        pickle.loads(data).predict_proba(X), clf.predict_proba(X), atol=1e-6
+        unpickled.predict_proba(X), clf.predict_proba(X), atol=1e-6
     )
     save_model(clf, tmp_path / "m.safetensors")
     loaded = load_model(tmp_path / "m.safetensors")
     assert next(loaded.module_.parameters()).device.type == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    # Both continue training on the GPU.
+    for est in (unpickled, loaded):
+        est.set_params(warm_start=True).fit(X, y)
+        assert next(est.module_.parameters()).device.type == "cuda"
+        assert est.n_iter_ == 2 * clf.n_iter_
 
 
 # ---------------------------------------------------------- safe round trips
@@ -207,11 +197,15 @@ def test_int_keyed_class_weight_and_tuple_params_round_trip(tmp_path):
         hidden_layer_sizes=(4, 3),
         class_weight={0: 1.0, 1: 4.0},
         random_state=1,
+        device=torch.device("cpu"),
     ).fit(X, y)
     save_model(clf, tmp_path / "m.safetensors")
-    loaded = load_model(tmp_path / "m.safetensors")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is reset
+        loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.class_weight == {0: 1.0, 1: 4.0}
     assert loaded.hidden_layer_sizes == (4, 3)
+    assert loaded.device == "cpu"
     _assert_same_proba(clf, loaded, X)
 
 
@@ -242,17 +236,187 @@ def test_object_parameters_reset_with_warning(tmp_path):
     _assert_same_proba(clf, loaded, X)
 
 
-def test_warm_start_continues_like_the_original(tmp_path):
+def _round_trip(est, how, tmp_path):
+    if how == "pickle":
+        return pickle.loads(pickle.dumps(est))
+    save_model(est, tmp_path / "m.safetensors")
+    return load_model(tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize("how", ["save_model", "pickle"])
+@pytest.mark.parametrize("cls", [MetaBalanceClassifier, BalancedNetClassifier])
+def test_warm_start_continues_like_the_original(tmp_path, how, cls):
     X, y = _data()
-    clf = MetaBalanceClassifier(**SMALL, warm_start=True).fit(X, y)
-    save_model(clf, tmp_path / "m.safetensors")
-    loaded = load_model(tmp_path / "m.safetensors")
+    clf = cls(**SMALL, warm_start=True).fit(X, y)
+    loaded = _round_trip(clf, how, tmp_path)
     assert loaded.warm_start
     clf.fit(X, y)
     loaded.fit(X, y)
     assert loaded.n_steps_ == clf.n_steps_ == 2 * clf.history_[1]["steps"]
     assert len(loaded.history_) == len(clf.history_) == 4
     _assert_same_proba(clf, loaded, X)
+
+
+# ------------------------------------------------------- the fitted state
+def _assert_same_state(a, b, objects=True):
+    assert a["tensors"].keys() == b["tensors"].keys()
+    for name, t in a["tensors"].items():
+        assert t.dtype == b["tensors"][name].dtype, name
+        assert torch.equal(t, b["tensors"][name]), name
+    assert a["meta"] == b["meta"]
+    if objects:
+        assert a["objects"].keys() == b["objects"].keys()
+
+
+@pytest.mark.parametrize("how", ["save_model", "pickle"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MetaBalanceClassifier(**SMALL, inner_sampler="under"),
+        lambda: BalancedNetClassifier(**SMALL, sampler="smote", early_stopping=True),
+    ],
+    ids=["meta", "plain"],
+)
+def test_round_trip_gives_the_same_fitted_state(tmp_path, how, make):
+    X, y = _data(n_classes=3, n=150)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = make().fit(df, np.array(["a", "b", "c"])[y])
+    state = clf._get_fitted_state()
+    assert {"classes_", "feature_names_in_", "history_", "_optimizer_state"} <= set(
+        state["meta"]
+    )
+    other = _round_trip(clf, how, tmp_path)
+    # Pickle carries the fitted sampler clones; a model file cannot.
+    _assert_same_state(state, other._get_fitted_state(), objects=how == "pickle")
+    if how == "save_model":
+        assert other._get_fitted_state()["objects"] == {}
+    # ... and restoring a state into a fresh estimator gives it back again.
+    fresh = type(clf)(**clf.get_params())
+    fresh._set_fitted_state(state)
+    _assert_same_state(state, fresh._get_fitted_state())
+    _assert_same_proba(clf, fresh, df)
+
+
+def test_every_fitted_attribute_is_in_the_state():
+    X, y = _data()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    for est in (MetaBalanceClassifier(**SMALL), BalancedNetClassifier(**SMALL)):
+        unfitted = set(vars(est))
+        est.fit(df, y)
+        assert set(vars(est)) - unfitted <= set(STATE_ATTRIBUTES)
+        other = pickle.loads(pickle.dumps(est))
+        assert set(vars(other)) == set(vars(est))
+
+
+def test_fitted_sampler_clones_survive_pickle(tmp_path):
+    X, y = _data()
+    clf = MetaBalanceClassifier(
+        **SMALL, inner_sampler=SMOTE(k_neighbors=2), outer_sampler="under"
+    ).fit(X, y)
+    other = pickle.loads(pickle.dumps(clf))
+    for name in ("inner_sampler_", "outer_sampler_"):
+        a, b = getattr(clf, name), getattr(other, name)
+        assert type(a) is type(b) and a is not b
+        assert a.get_params() == b.get_params()
+        assert a.random_state is not None  # seeded at fit, and kept
+    np.testing.assert_array_equal(
+        other.outer_sampler_.sample_indices_, clf.outer_sampler_.sample_indices_
+    )
+    plain = BalancedNetClassifier(**SMALL, sampler="over").fit(X, y)
+    again = pickle.loads(pickle.dumps(plain))
+    np.testing.assert_array_equal(
+        again.sampler_.sample_indices_, plain.sampler_.sample_indices_
+    )
+    # A model file records them as text only, and load_model leaves them unset.
+    save_model(clf, tmp_path / "m.safetensors")
+    doc = json.loads(_read(tmp_path / "m.safetensors")[0]["content"])
+    assert doc["unstored_attributes"]["inner_sampler_"].startswith("SMOTE(")
+    with pytest.warns(UserWarning, match="inner_sampler"):
+        loaded = load_model(tmp_path / "m.safetensors")
+    assert not hasattr(loaded, "inner_sampler_")
+    assert not hasattr(loaded, "outer_sampler_")
+
+
+@pytest.mark.parametrize("how", ["save_model", "pickle"])
+def test_datetime_labels_round_trip(tmp_path, how):
+    X, y = _data()
+    labels = np.array(["2020-01-01", "2021-06-30"], dtype="datetime64[D]")[y]
+    clf = BalancedNetClassifier(**SMALL).fit(X, labels)
+    other = _round_trip(clf, how, tmp_path)
+    assert other.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(other.predict(X), clf.predict(X))
+
+
+class PartlyFrozen(nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.embed = nn.Linear(n_features, 4)
+        self.embed.requires_grad_(False)
+        self.head = nn.Linear(4, n_outputs)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.embed(x)))
+
+
+@pytest.mark.parametrize("how", ["save_model", "pickle"])
+def test_partly_frozen_network_round_trip_and_warm_start(tmp_path, how):
+    X, y = _data()
+    clf = MetaBalanceClassifier(PartlyFrozen, **SMALL, warm_start=True).fit(X, y)
+    if how == "pickle":
+        other = pickle.loads(pickle.dumps(clf))
+    else:
+        save_model(clf, tmp_path / "m.safetensors")
+        other = load_model(tmp_path / "m.safetensors", module=PartlyFrozen)
+    assert len(other._optimizer_state["state"]) == 2  # the head's two tensors
+    clf.fit(X, y)
+    other.fit(X, y)
+    _assert_same_proba(clf, other, X)
+
+
+def test_set_fitted_state_refuses_bad_states_naming_the_part(binary_model):
+    clf, _ = binary_model
+    state = clf._get_fitted_state()
+
+    def refused(change, match):
+        bad = {**state, "meta": dict(state["meta"]), "tensors": dict(state["tensors"])}
+        change(bad)
+        with pytest.raises(StateError, match=match):
+            MetaBalanceClassifier(**SMALL)._set_fitted_state(bad)
+
+    refused(lambda s: s["meta"].update(n_iter_="3"), r"'n_iter_'.*integer.*got '3'")
+    refused(lambda s: s["meta"].update(device_="gpu"), r"'device_'.*got 'gpu'")
+    refused(lambda s: s["meta"].pop("history_"), "no fitted attribute 'history_'")
+    refused(
+        lambda s: s["meta"].update(secret_=1),
+        r"unknown fitted attributes \['secret_'\]",
+    )
+    refused(lambda s: s["meta"].update(n_outputs_=2), "n_outputs_=2 does not fit 2")
+    refused(
+        lambda s: s["meta"].update(_hidden_sizes=[9]), "'module.0.weight' has shape"
+    )
+    refused(lambda s: s["tensors"].pop("module.2.bias"), r"missing \[.module.2.bias.\]")
+    refused(lambda s: s.update(objects={"evil_": 1}), r"unknown fitted objects")
+    refused(
+        lambda s: s["meta"].update(_optimizer_state=None),
+        "optimizer tensors but no optimizer state",
+    )
+
+
+def test_get_fitted_state_needs_a_fitted_estimator():
+    with pytest.raises(ValueError, match="not fitted"):
+        MetaBalanceClassifier()._get_fitted_state()
+
+
+def test_state_table_is_data_driven():
+    names = [f.name for f in FIELDS]
+    assert len(names) == len(set(names))
+    # The index-array codec, for attributes such as validation row indices.
+    idx = np.array([3, 0, 7], dtype=np.int64)
+    back = INT_ARRAY.decode(json.loads(json.dumps(INT_ARRAY.encode(idx))))
+    np.testing.assert_array_equal(back, idx)
+    assert back.dtype == np.intp
+    with pytest.raises(ValueError, match="list of integers was expected; got"):
+        INT_ARRAY.decode([1.5])
 
 
 def test_load_leaves_global_rng_and_directory_clean(saved):
@@ -272,6 +436,19 @@ def test_save_refuses_unfitted_and_foreign_estimators(tmp_path):
     with pytest.raises(TypeError, match="Sub"):
         save_model(Sub(), tmp_path / "m.safetensors")
     assert not list(tmp_path.iterdir())
+
+
+def test_arguments_are_validated_naming_the_parameter(saved, tmp_path):
+    with pytest.raises(TypeError, match=r"'estimator' parameter of save_model"):
+        save_model("model", tmp_path / "m.safetensors")
+    with pytest.raises(TypeError, match=r"'path' parameter of load_model.*Got 3"):
+        load_model(3)
+    with pytest.raises(TypeError, match=r"'expected_sha256' parameter.*Got 12"):
+        load_model(saved, expected_sha256=12)
+    with pytest.raises(TypeError, match=r"'module' parameter of load_model"):
+        load_model(saved, module="TinyNet")
+    with pytest.raises(TypeError, match=r"not a module instance.*TinyNet"):
+        load_model(saved, module=TinyNet(5, 1))
 
 
 # ------------------------------------------------------------ refused files
@@ -305,9 +482,12 @@ def _refused(path, match):
     return info
 
 
-def test_refuses_wrong_format_version(saved):
-    forged = _rewrite(saved, metadata=lambda m: m.update(format_version="2"))
-    _refused(forged, "format version '2' is not supported")
+@pytest.mark.parametrize("version", ["1", "3"])
+def test_refuses_wrong_format_version(saved, version):
+    forged = _rewrite(saved, metadata=lambda m: m.update(format_version=version))
+    _refused(
+        forged, f"format version '{version}' is not supported.*reads format version '2'"
+    )
 
 
 def test_refuses_other_safetensors_files(saved):
@@ -346,15 +526,25 @@ def test_refuses_tensors_that_do_not_fit(saved, change, match):
 
 
 def test_refuses_mismatched_metadata(saved):
-    forged = _rewrite(saved, content=lambda d: d.update(n_features_in=6))
+    forged = _rewrite(saved, content=lambda d: d["fitted"].update(n_features_in_=6))
     _refused(forged, "shape")
-    forged = _rewrite(saved, content=lambda d: d["classes"].update(values=[1, 0]))
+    forged = _rewrite(
+        saved, content=lambda d: d["fitted"]["classes_"].update(values=[1, 0])
+    )
     _refused(forged, "not sorted")
+    forged = _rewrite(saved, content=lambda d: d["fitted"].update(n_iter_="2"))
+    _refused(forged, r"fitted attribute 'n_iter_': an integer >= 0 was expected")
+    forged = _rewrite(saved, content=lambda d: d["fitted"].update(inner_sampler_=1))
+    _refused(forged, "'inner_sampler_' cannot be stored")
+    forged = _rewrite(saved, content=lambda d: d.pop("fitted"))
+    _refused(forged, "fitted metadata must be a dict; got None")
     forged = _rewrite(saved, content=lambda d: d["params"].update(lr=-1.0))
     _refused(forged, "parameters are invalid")
     forged = _rewrite(saved, content=lambda d: d["params"].update(no_such_param=1))
     _refused(forged, "no_such_param")
-    forged = _rewrite(saved, content=lambda d: d["classes"].update(dtype="V8"))
+    forged = _rewrite(
+        saved, content=lambda d: d["fitted"]["classes_"].update(dtype="V8")
+    )
     _refused(forged, "unsupported dtype")
 
 
