@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -192,18 +191,6 @@ class _FitRun:
     early_stopping: EarlyStopping | None
     history: list
     steps_done: int
-
-
-def _to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_to_cpu(v) for v in obj)
-    return obj
 
 
 class _BaseNetClassifier(ClassifierMixin, BaseEstimator):

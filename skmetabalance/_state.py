@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._modules import Ensemble
+
 __all__ = [
     "FIELDS",
     "STATE_ATTRIBUTES",
@@ -142,6 +144,26 @@ class Codec:
             return value if self.build is None else self.build(value)
         raise ValueError(f"{self.expected} was expected; got {_got(data)}")
 
+    def per_member(self):
+        """The same codec, also accepting a list of values (one per member)."""
+        return Codec(
+            f"{self.expected}, or a list of them",
+            lambda v: (
+                [self.encode(x) for x in v] if isinstance(v, list) else self.encode(v)
+            ),
+            lambda v: (
+                all(self.accepts(x) for x in v)
+                if isinstance(v, list)
+                else self.accepts(v)
+            ),
+            None
+            if self.build is None
+            else lambda v: (
+                [self.build(x) for x in v] if isinstance(v, list) else self.build(v)
+            ),
+            self.tagged,
+        )
+
     def or_none(self):
         """The same codec, also accepting None."""
         return Codec(
@@ -188,12 +210,6 @@ RECORDS = Codec(
     lambda v: [encode_json(dict(rec)) for rec in v],
     lambda v: isinstance(v, list) and all(isinstance(rec, dict) for rec in v),
     tagged=True,
-)
-INT_TUPLE = Codec(
-    "a list of positive integers",
-    lambda v: [int(x) for x in v],
-    lambda v: _ints(v, 1),
-    tuple,
 )
 #: A 1-D array of indices, returned with dtype ``intp``.
 INT_ARRAY = Codec(
@@ -308,12 +324,13 @@ FIELDS = (
     Field("history_", RECORDS),
     Field("n_iter_", COUNT),
     Field("n_steps_", COUNT),
-    Field("best_epoch_", COUNT.or_none()),
-    Field("best_validation_score_", FLOAT.or_none()),
+    Field("best_epoch_", COUNT.or_none().per_member().or_none()),
+    Field("best_validation_score_", FLOAT.or_none().per_member().or_none()),
     Field("stopped_reason_", STR.or_none()),
     Field("device_", DEVICE),
-    Field("_steps_done", COUNT),
-    Field("_hidden_sizes", INT_TUPLE),
+    Field("validation_indices_", INT_ARRAY.or_none()),
+    Field("_seed_entropy", COUNT),
+    Field("_n_fits", INT),
     Field("inner_sampler_", PICKLE_ONLY, optional=True),
     Field("outer_sampler_", PICKLE_ONLY, optional=True),
     Field("sampler_", PICKLE_ONLY, optional=True),
@@ -330,9 +347,8 @@ def _build_network(estimator, n_features, n_outputs):
     The global torch random state is left as it was.
     """
     with torch.random.fork_rng(devices=[]):
-        net = estimator._init_module(
-            n_features, n_outputs, torch.device("cpu"), reset=True
-        )
+        members = estimator._build_members(n_features, n_outputs, torch.device("cpu"))
+    net = members[0] if len(members) == 1 else Ensemble(members)
     return net.eval()
 
 
@@ -528,10 +544,9 @@ def set_fitted_state(estimator, state):
     """Restore a state made by :func:`get_fitted_state` into ``estimator``.
 
     The network is rebuilt from the estimator's parameters (``module``,
-    ``dropout``) and the stored hidden sizes, on the CPU; its tensors are
-    loaded strictly. Nothing is set until everything has been checked, except
-    ``_hidden_sizes``, which building the network reads. Raises
-    :class:`StateError` naming the first problem found.
+    ``hidden_layer_sizes``, ``dropout``, ``n_estimators``), on the CPU; its
+    tensors are loaded strictly. Nothing is set until everything has been
+    checked. Raises :class:`StateError` naming the first problem found.
     """
     if not isinstance(state, dict) or not {"tensors", "meta"} <= set(state):
         raise StateError(
@@ -552,7 +567,6 @@ def set_fitted_state(estimator, state):
         raise StateError(f"it has unknown fitted objects {unknown[:10]!r}")
     values = _decode_meta(meta)
 
-    estimator._hidden_sizes = values["_hidden_sizes"]
     net = _build_network(estimator, values["n_features_in_"], values["n_outputs_"])
     _module_from_state(net, tensors)
     opt_state = _optimizer_from_state(meta["_optimizer_state"], tensors, net)

@@ -168,3 +168,23 @@ def test_one_member_is_a_plain_network(binary_data):
     assert isinstance(clf.module_, nn.Sequential)
     assert not isinstance(clf.module_, Ensemble)
     assert isinstance(clf.best_epoch_, (int, type(None)))
+
+
+def test_save_load_round_trip_of_an_ensemble(binary_data, tmp_path):
+    from skmetabalance import load_model, save_model
+
+    X, y = binary_data
+    clf = _make(
+        MetaBalanceClassifier, n_estimators=3, early_stopping=True, warm_start=True
+    ).fit(X, y)
+    path = tmp_path / "ensemble.safetensors"
+    save_model(clf, path)
+    again = load_model(path)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert again.best_epoch_ == clf.best_epoch_
+    np.testing.assert_array_equal(again.validation_indices_, clf.validation_indices_)
+    # a warm start after loading continues as the original does
+    clf.fit(X, y)
+    again.fit(X, y)
+    np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert again.n_iter_ == clf.n_iter_ == 6

@@ -392,7 +392,8 @@ def test_set_fitted_state_refuses_bad_states_naming_the_part(binary_model):
     )
     refused(lambda s: s["meta"].update(n_outputs_=2), "n_outputs_=2 does not fit 2")
     refused(
-        lambda s: s["meta"].update(_hidden_sizes=[9]), "'module.0.weight' has shape"
+        lambda s: s["tensors"].update({"module.0.weight": torch.zeros(9, 3)}),
+        "'module.0.weight' has shape",
     )
     refused(lambda s: s["tensors"].pop("module.2.bias"), r"missing \[.module.2.bias.\]")
     refused(lambda s: s.update(objects={"evil_": 1}), r"unknown fitted objects")
