@@ -7,6 +7,7 @@ EXAMPLES = [
     "plot_sampler_grid.py",
     "plot_operating_point.py",
     "plot_learning_curves.py",
+    "plot_ensemble_variance.py",
     "plot_custom_module.py",
 ]
 
