@@ -797,68 +797,11 @@ class MetaBalanceClassifier(_BaseNetClassifier):
     outer_batch_size : int, default=16
         Rows per outer batch. One epoch is one pass over the outer set, i.e.
         ``ceil(n_outer / (tasks_per_step * outer_batch_size))`` optimiser steps.
-    lr : float, default=0.02
-        Learning rate of the SGD optimiser (Nesterov momentum).
-    momentum : float, default=0.9
-        SGD momentum; Nesterov momentum is used when positive.
-    weight_decay : float, default=5e-4
-        L2 penalty of the optimiser.
-    max_iter : int, default=100
-        Maximum number of epochs.
-    n_estimators : int, default=1
-        Number of networks trained together as an ensemble. Members differ in
-        their initial weights, batch order and dropout masks, share the
-        validation split, and each has its own optimiser state and early
-        stopping (a member that stops costs nothing more). ``predict_proba``
-        averages the members' probabilities. Members are computed as one
-        batched computation, so ``n`` members cost much less than ``n`` fits.
-    early_stopping : bool or 'auto', default='auto'
-        Hold out a stratified ``validation_fraction`` of the rows (never
-        resampled), score it after each epoch, stop after ``n_iter_no_change``
-        epochs without improvement by more than ``tol``, and restore the best
-        weights. 'auto' does so whenever the validation split can be expected
-        to hold every class, i.e. when the smallest class has at least
-        ``1 / validation_fraction`` rows (10 at the default fraction), and
-        trains for ``max_iter`` epochs otherwise.
-    validation_fraction : float, default=0.1
-        Share of rows held out for validation when early stopping is on.
-    n_iter_no_change : int, default=10
-        Patience of early stopping: epochs without improvement before training
-        stops.
-    tol : float, default=0.0
-        Minimum score improvement that resets the patience.
-    scoring : str, callable or None, default=None
-        Validation metric for early stopping; None means 'average_precision'
-        (macro-averaged over classes for more than two).
-    device : str or torch.device, default='auto'
-        'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
-        'cuda:N'. Resolved at fit into ``device_``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout, batch order, the validation split
-        and unseeded samplers. Global random states are left untouched.
-    verbose : int, default=0
-        Print a per-epoch table when positive.
-    warm_start : bool, default=False
-        Continue from the weights and optimiser state of the previous fit.
+    {training}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when X had string column names.
-    n_outputs_ : int
-        Number of network outputs: 1 for two classes, else the number of
-        classes.
-    module_ : torch.nn.Module
-        The trained network (in eval mode), on ``device_``. With
-        ``n_estimators > 1``, an ``nn.ModuleList`` of the members whose forward
-        returns the logits of their averaged probabilities (see
-        :meth:`decision_function`).
-    device_ : torch.device
-        Device used for training.
+    {fitted}
     inner_sampler_ : sampler or None
         The fitted clone of ``inner_sampler`` (None when it is None).
     outer_sampler_ : sampler or None
@@ -867,29 +810,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
         ``inner_loss`` (mean inner loss), ``valid_score`` (None without early
         stopping), ``steps`` (optimiser steps so far) and ``dur`` (seconds).
-        With ``n_estimators > 1`` the losses are means over the members still
-        training, ``valid_score`` is the score of the members' averaged
-        probabilities, and each record also holds ``active`` (members still
-        training), ``member_train_loss`` and ``member_valid_score`` (one entry
-        per member, None once it has stopped).
-    n_iter_ : int
-        Number of epochs run.
-    n_steps_ : int
-        Number of optimiser steps taken.
-    validation_indices_ : ndarray of shape (n_validation,) or None
-        Rows of the ``X`` given to ``fit`` held out for early stopping (sorted);
-        None when no rows were held out.
-    best_epoch_ : int, list of int or None
-        Epoch of the restored weights; None without early stopping. With
-        ``n_estimators > 1``, a list with one entry per member.
-    best_validation_score_ : float, list of float or None
-        Validation score of the restored weights; None without early stopping.
-        With ``n_estimators > 1``, a list with one entry per member.
-    stopped_reason_ : str
-        Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
-        loss overflowed; the last finite weights are kept, with a
-        ``ConvergenceWarning``) or 'interrupted' (``KeyboardInterrupt``; the last
-        completed epoch is kept).
+        {history}
 
     See Also
     --------
@@ -1040,68 +961,11 @@ class BalancedNetClassifier(_BaseNetClassifier):
     batch_size : int, default=64
         Rows per minibatch; one epoch is one pass over the training set, i.e.
         ``ceil(n_train / batch_size)`` optimiser steps.
-    lr : float, default=0.02
-        Learning rate of the SGD optimiser (Nesterov momentum).
-    momentum : float, default=0.9
-        SGD momentum; Nesterov momentum is used when positive.
-    weight_decay : float, default=5e-4
-        L2 penalty of the optimiser.
-    max_iter : int, default=100
-        Maximum number of epochs.
-    n_estimators : int, default=1
-        Number of networks trained together as an ensemble. Members differ in
-        their initial weights, batch order and dropout masks, share the
-        validation split, and each has its own optimiser state and early
-        stopping (a member that stops costs nothing more). ``predict_proba``
-        averages the members' probabilities. Members are computed as one
-        batched computation, so ``n`` members cost much less than ``n`` fits.
-    early_stopping : bool or 'auto', default='auto'
-        Hold out a stratified ``validation_fraction`` of the rows (never
-        resampled), score it after each epoch, stop after ``n_iter_no_change``
-        epochs without improvement by more than ``tol``, and restore the best
-        weights. 'auto' does so whenever the validation split can be expected
-        to hold every class, i.e. when the smallest class has at least
-        ``1 / validation_fraction`` rows (10 at the default fraction), and
-        trains for ``max_iter`` epochs otherwise.
-    validation_fraction : float, default=0.1
-        Share of rows held out for validation when early stopping is on.
-    n_iter_no_change : int, default=10
-        Patience of early stopping: epochs without improvement before training
-        stops.
-    tol : float, default=0.0
-        Minimum score improvement that resets the patience.
-    scoring : str, callable or None, default=None
-        Validation metric for early stopping; None means 'average_precision'
-        (macro-averaged over classes for more than two).
-    device : str or torch.device, default='auto'
-        'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
-        'cuda:N'. Resolved at fit into ``device_``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout, batch order, the validation split
-        and an unseeded sampler. Global random states are left untouched.
-    verbose : int, default=0
-        Print a per-epoch table when positive.
-    warm_start : bool, default=False
-        Continue from the weights and optimiser state of the previous fit.
+    {training}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when X had string column names.
-    n_outputs_ : int
-        Number of network outputs: 1 for two classes, else the number of
-        classes.
-    module_ : torch.nn.Module
-        The trained network (in eval mode), on ``device_``. With
-        ``n_estimators > 1``, an ``nn.ModuleList`` of the members whose forward
-        returns the logits of their averaged probabilities (see
-        :meth:`decision_function`).
-    device_ : torch.device
-        Device used for training.
+    {fitted}
     sampler_ : sampler or None
         The fitted clone of ``sampler`` (None when it is None).
     history_ : list of dict
@@ -1109,29 +973,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         ``inner_loss`` (always None: there is no inner loop), ``valid_score``
         (None without early stopping), ``steps`` (optimiser steps so far) and
         ``dur`` (seconds).
-        With ``n_estimators > 1`` the losses are means over the members still
-        training, ``valid_score`` is the score of the members' averaged
-        probabilities, and each record also holds ``active`` (members still
-        training), ``member_train_loss`` and ``member_valid_score`` (one entry
-        per member, None once it has stopped).
-    n_iter_ : int
-        Number of epochs run.
-    n_steps_ : int
-        Number of optimiser steps taken.
-    validation_indices_ : ndarray of shape (n_validation,) or None
-        Rows of the ``X`` given to ``fit`` held out for early stopping (sorted);
-        None when no rows were held out.
-    best_epoch_ : int, list of int or None
-        Epoch of the restored weights; None without early stopping. With
-        ``n_estimators > 1``, a list with one entry per member.
-    best_validation_score_ : float, list of float or None
-        Validation score of the restored weights; None without early stopping.
-        With ``n_estimators > 1``, a list with one entry per member.
-    stopped_reason_ : str
-        Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
-        loss overflowed; the last finite weights are kept, with a
-        ``ConvergenceWarning``) or 'interrupted' (``KeyboardInterrupt``; the last
-        completed epoch is kept).
+        {history}
 
     See Also
     --------
@@ -1247,11 +1089,115 @@ class BalancedNetClassifier(_BaseNetClassifier):
         )
 
 
-# The placeholder is indented like the parameters around it, so the text that
-# replaces it drops its own leading indentation.
-MetaBalanceClassifier.__doc__ = MetaBalanceClassifier.__doc__.replace(
-    "{base}", _BASE_DOC_PARAMS.strip()
-)
-BalancedNetClassifier.__doc__ = BalancedNetClassifier.__doc__.replace(
-    "{base}", _BASE_DOC_PARAMS.strip()
-)
+_TRAINING_DOC_PARAMS = """
+    lr : float, default=0.02
+        Learning rate of the SGD optimiser (Nesterov momentum).
+    momentum : float, default=0.9
+        SGD momentum; Nesterov momentum is used when positive.
+    weight_decay : float, default=5e-4
+        L2 penalty of the optimiser.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    n_estimators : int, default=1
+        Number of networks trained together as an ensemble. Members differ in
+        their initial weights, batch order and dropout masks, share the
+        validation split, and each has its own optimiser state and early
+        stopping (a member that stops costs nothing more). ``predict_proba``
+        averages the members' probabilities. Members are computed as one
+        batched computation, so ``n`` members cost much less than ``n`` fits.
+    early_stopping : bool or 'auto', default='auto'
+        Hold out a stratified ``validation_fraction`` of the rows (never
+        resampled), score it after each epoch, stop after ``n_iter_no_change``
+        epochs without improvement by more than ``tol``, and restore the best
+        weights. 'auto' does so whenever the validation split can be expected
+        to hold every class, i.e. when the smallest class has at least
+        ``1 / validation_fraction`` rows (10 at the default fraction), and
+        trains for ``max_iter`` epochs otherwise.
+    validation_fraction : float, default=0.1
+        Share of rows held out for validation when early stopping is on.
+    n_iter_no_change : int, default=10
+        Patience of early stopping: epochs without improvement before training
+        stops.
+    tol : float, default=0.0
+        Minimum score improvement that resets the patience.
+    scoring : str, callable or None, default=None
+        Validation metric for early stopping; None means 'average_precision'
+        (macro-averaged over classes for more than two).
+    device : str or torch.device, default='auto'
+        'auto' uses CUDA when available, else the CPU; or 'cpu', 'cuda',
+        'cuda:N'. Resolved at fit into ``device_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, batch order, the validation split
+        and unseeded samplers. Global random states are left untouched.
+    verbose : int, default=0
+        Print a per-epoch table when positive.
+    warm_start : bool, default=False
+        Continue from the weights and optimiser state of the previous fit.
+"""
+
+_FITTED_DOC_ATTRS = """
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X had string column names.
+    n_outputs_ : int
+        Number of network outputs: 1 for two classes, else the number of
+        classes.
+    module_ : torch.nn.Module
+        The trained network (in eval mode), on ``device_``. With
+        ``n_estimators > 1``, an ``nn.ModuleList`` of the members whose forward
+        returns the logits of their averaged probabilities (see
+        :meth:`decision_function`).
+    device_ : torch.device
+        Device used for training.
+"""
+
+_HISTORY_DOC_ATTRS = """
+        With ``n_estimators > 1`` the losses are means over the members still
+        training, ``valid_score`` is the score of the members' averaged
+        probabilities, and each record also holds ``active`` (members still
+        training), ``member_train_loss`` and ``member_valid_score`` (one entry
+        per member, None once it has stopped).
+    n_iter_ : int
+        Number of epochs run.
+    n_steps_ : int
+        Number of optimiser steps taken.
+    validation_indices_ : ndarray of shape (n_validation,) or None
+        Rows of the ``X`` given to ``fit`` held out for early stopping (sorted);
+        None when no rows were held out.
+    best_epoch_ : int, list of int or None
+        Epoch of the restored weights; None without early stopping. With
+        ``n_estimators > 1``, a list with one entry per member.
+    best_validation_score_ : float, list of float or None
+        Validation score of the restored weights; None without early stopping.
+        With ``n_estimators > 1``, a list with one entry per member.
+    stopped_reason_ : str
+        Why training stopped: 'max_iter', 'early_stopping', 'non_finite' (the
+        loss overflowed; the last finite weights are kept, with a
+        ``ConvergenceWarning``) or 'interrupted' (``KeyboardInterrupt``; the last
+        completed epoch is kept).
+"""
+
+
+def _fill_docstring(cls):
+    """Put the shared blocks in place of ``cls``'s docstring placeholders.
+
+    Each placeholder is indented like the text around it, so the block that
+    replaces it drops its own leading indentation.
+    """
+    blocks = {
+        "{base}": _BASE_DOC_PARAMS,
+        "{training}": _TRAINING_DOC_PARAMS,
+        "{fitted}": _FITTED_DOC_ATTRS,
+        "{history}": _HISTORY_DOC_ATTRS,
+    }
+    doc = cls.__doc__
+    for placeholder, block in blocks.items():
+        doc = doc.replace(placeholder, block.strip())
+    cls.__doc__ = doc
+
+
+_fill_docstring(MetaBalanceClassifier)
+_fill_docstring(BalancedNetClassifier)
