@@ -19,8 +19,8 @@ not do.
 
 Usage::
 
-    python benchmarks/bench_vs_plain.py                  # 5 epochs, 3 repeats
-    python benchmarks/bench_vs_plain.py --epochs 3 --repeats 5 --out /tmp/res
+    python benchmarks/speed/vs_plain.py                  # 5 epochs, 3 repeats
+    python benchmarks/speed/vs_plain.py --epochs 3 --repeats 5 --out /tmp/res
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ repeat is one call on the full 1M rows; the median is reported.
 
 Usage::
 
-    python benchmarks/bench_predict.py                     # 1M rows, 5 repeats
-    python benchmarks/bench_predict.py --rows 200000 --threads 1 --out /tmp/res
+    python benchmarks/speed/predict.py                     # 1M rows, 5 repeats
+    python benchmarks/speed/predict.py --rows 200000 --threads 1 --out /tmp/res
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ Protocol (nothing here ever looks at a test split of the benchmark):
 
 Stages (each caches its fits under ``--out``; rerunning skips finished fits)::
 
-    python benchmarks/evidence_ablation.py samplers     # 16 sampler pairs + 5 baselines
-    python benchmarks/evidence_ablation.py ablations    # order, look-ahead, lambda, K, length
-    python benchmarks/evidence_ablation.py candidates   # candidate defaults
-    python benchmarks/evidence_ablation.py gradients    # how much the look-ahead moves the gradient
-    python benchmarks/evidence_ablation.py final        # benchmark test splits, recommended defaults
-    python benchmarks/evidence_ablation.py large        # fit time on the 49k-row shuttle set
-    python benchmarks/evidence_ablation.py report       # reST tables of everything cached
+    python benchmarks/evidence/ablation.py samplers     # 16 sampler pairs + 5 baselines
+    python benchmarks/evidence/ablation.py ablations    # order, look-ahead, lambda, K, length
+    python benchmarks/evidence/ablation.py candidates   # candidate defaults
+    python benchmarks/evidence/ablation.py gradients    # how much the look-ahead moves the gradient
+    python benchmarks/evidence/ablation.py final        # benchmark test splits, recommended defaults
+    python benchmarks/evidence/ablation.py large        # fit time on the 49k-row shuttle set
+    python benchmarks/evidence/ablation.py report       # reST tables of everything cached
 
 The validation scores of one stage are printed at its end.
 """
@@ -54,7 +54,7 @@ STUDY_DATASETS = (
 )
 OUTER_REPEATS = 2
 VALIDATION_SHARE = 0.3
-DEFAULT_OUT = Path(__file__).parent / "results" / "evidence"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 SAMPLERS = {
     "none": None,
@@ -202,7 +202,7 @@ def stage_final(args):
             "metabalance": MetaBalanceClassifier(early_stopping=True, **RECOMMENDED)
         },
     )
-    static = Path(__file__).parents[1] / "docs" / "_static"
+    static = Path(__file__).resolve().parents[2] / "docs" / "_static"
     if static.is_dir():
         shutil.copy(out / "scores.png", static / "evidence_scores.png")
     print((out / "summary.md").read_text())

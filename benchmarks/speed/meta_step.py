@@ -19,8 +19,8 @@ any user-supplied network takes.
 
 Usage::
 
-    python benchmarks/bench_meta_step.py                 # 5 epochs, 3 repeats
-    python benchmarks/bench_meta_step.py --epochs 10 --repeats 5 --out /tmp/res
+    python benchmarks/speed/meta_step.py                 # 5 epochs, 3 repeats
+    python benchmarks/speed/meta_step.py --epochs 10 --repeats 5 --out /tmp/res
 
 Both run on one intra-op thread by default (``--threads``): the reference's
 operations are tiny, and on a busy machine splitting them over threads made it

@@ -25,9 +25,9 @@ is reported too.
 
 Usage::
 
-    python benchmarks/bench_scaling.py                 # about 3-5 min on 2 cores
-    python benchmarks/bench_scaling.py --quick         # 10k/100k rows, K up to 81
-    python benchmarks/bench_scaling.py --device cuda --out /tmp/res
+    python benchmarks/speed/scaling.py                 # about 3-5 min on 2 cores
+    python benchmarks/speed/scaling.py --quick         # 10k/100k rows, K up to 81
+    python benchmarks/speed/scaling.py --device cuda --out /tmp/res
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import (
     ROOT,
@@ -177,7 +178,7 @@ def worker(args):
 def run_config(args, rows, tasks, first_order, epochs, features=30, defaults=False):
     cmd = [
         sys.executable,
-        str(ROOT / "benchmarks" / "bench_scaling.py"),
+        str(Path(__file__).resolve()),
         "--worker",
         "--rows",
         str(rows),

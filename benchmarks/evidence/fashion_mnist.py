@@ -19,7 +19,7 @@ stopping, the weights after the last epoch are scored):
 Requires the files of the Debian package ``dataset-fashion-mnist``
 (``apt-get install -y dataset-fashion-mnist``). Run::
 
-    python benchmarks/evidence_fashion_mnist.py --n-max 1000 --epochs 10 --seeds 0 1 2
+    python benchmarks/evidence/fashion_mnist.py --n-max 1000 --epochs 10 --seeds 0 1 2
 
 and it prints a reST table of balanced test accuracy (mean ± std over seeds),
 with per-class recall of the three rarest classes and the fit time.
