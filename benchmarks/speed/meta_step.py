@@ -12,7 +12,8 @@ of ``lending_club``, network 12 -> 25 -> 1, K = 81 tasks per step, inner batch
 momentum 0.9 and weight decay 5e-4, SMOTE outer set, natural inner set) for the
 same number of epochs and optimiser steps. Before timing, one optimiser step of
 each is run from the same initial weights on the same batches and the updated
-weights are compared, so the timings are of identical work. A third contender
+weights are compared (:func:`check_one_step`), so the timings are of identical
+work. A third contender
 is MetaBalanceClassifier with the same network given as a custom module
 (:class:`WrappedNet`), which takes the generic ``torch.func.vmap`` path that
 any user-supplied network takes.
@@ -194,77 +195,108 @@ class WrappedNet(nn.Module):
         return self.net(X)
 
 
-class _FixedStream:
-    """Index stream that returns given indices (for the one-step check)."""
+def starting_from(state, hidden):
+    """A module factory: the 12 -> 25 -> 1 ReLU stack with the given weights."""
 
-    def __init__(self, idx, device):
-        self.idx = torch.as_tensor(idx, dtype=torch.int64, device=device)
+    def factory(n_features, n_outputs):
+        net = nn.Sequential(
+            nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs)
+        )
+        net.load_state_dict(state)
+        return net
 
-    def take(self, m):
-        assert m == self.idx.numel()
-        return self.idx
+    return factory
+
+
+def _task_batches(X, y, n_tasks, device):
+    """``(X, y)`` as ``n_tasks`` consecutive batches of equal size."""
+    Xt = torch.tensor(X, dtype=torch.float32, device=device)
+    yt = torch.tensor(y, dtype=torch.float32, device=device)
+    return list(zip(Xt.chunk(n_tasks), yt.chunk(n_tasks)))
 
 
 def check_one_step(X, y, device, first_order, seed=0):
-    """Run one optimiser step of both from the same weights on the same batches.
+    """One optimiser step of both from the same weights on the same batches.
+
+    MetaBalanceClassifier takes one step when one epoch is one step, and the
+    batches it draws then hold every row; the check uses that, through the
+    public API only (a ``module`` factory gives both the same initial
+    weights), twice:
+
+    * the look-ahead: K = 1 task whose inner batch is every row and whose
+      outer batch is every row of the SMOTE outer set, at the published
+      inner_lr and lambda;
+    * the tasks: K = 81 tasks of 24 inner and 24 outer rows that together are
+      1,944 rows (no sampler), with inner_lr = 0, where the step does not
+      depend on which rows form which task.
 
     Returns the largest absolute difference between the updated weights, and
     the largest absolute weight change of the step (for scale).
     """
-    from skmetabalance._data import to_tensors
-    from skmetabalance._modules import MLP
-    from skmetabalance._training import MetaStepper
-
     cfg = PUBLISHED
-    K, b_in, b_out = cfg["tasks_per_step"], cfg["batch_size"], cfg["outer_batch_size"]
+    hidden = cfg["hidden_layer_sizes"][0]
     X_out, y_out = SMOTE(random_state=seed).fit_resample(X, y)
-    rng = np.random.default_rng(seed)
-    idx_in = rng.choice(len(y), K * b_in, replace=False)
-    idx_out = rng.choice(len(y_out), K * b_out, replace=False)
+    K = cfg["tasks_per_step"]
+    rows = np.sort(np.random.default_rng(seed).choice(len(y), K * 24, replace=False))
+    setups = [
+        # (inner rows, outer rows, estimator settings)
+        (
+            (X, y),
+            (X_out, y_out),
+            dict(
+                tasks_per_step=1,
+                batch_size=len(y),
+                outer_batch_size=len(y_out),
+                outer_sampler=SMOTE(random_state=seed),
+            ),
+        ),
+        (
+            (X[rows], y[rows]),
+            (X[rows], y[rows]),
+            dict(batch_size=24, outer_batch_size=24, inner_lr=0.0, outer_sampler=None),
+        ),
+    ]
+    diff = change = 0.0
+    for (X_in, y_in), (X_o, y_o), settings in setups:
+        settings = {**cfg, **settings}
+        k = settings["tasks_per_step"]
+        ref = StraightforwardMetaBalance(
+            hidden=hidden,
+            inner_lr=settings["inner_lr"],
+            first_order=first_order,
+            device=device,
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            ref_model = ref.make_model(X.shape[1])
+        start = {k_: v.detach().clone() for k_, v in ref_model.state_dict().items()}
 
-    ref = StraightforwardMetaBalance(first_order=first_order, device=device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        ours_module = MLP(X.shape[1], 1, cfg["hidden_layer_sizes"]).to(device)
-    ref_model = ref.make_model(X.shape[1])
-    ref_model.load_state_dict(ours_module.state_dict())
-    start = {k: v.detach().clone() for k, v in ref_model.state_dict().items()}
+        ours = MetaBalanceClassifier(
+            starting_from(start, hidden),
+            **{n: v for n, v in settings.items() if n != "hidden_layer_sizes"},
+            inner_sampler=None,
+            first_order=first_order,
+            max_iter=1,
+            random_state=seed,
+            device=device,
+        ).fit(X_in, y_in)
+        assert ours.n_steps_ == 1, ours.n_steps_
 
-    def batches(Xs, ys, idx, b):
-        Xt = torch.as_tensor(Xs[idx], dtype=torch.float32, device=device)
-        yt = torch.as_tensor(ys[idx], dtype=torch.float32, device=device)
-        return [(Xt[k * b : (k + 1) * b], yt[k * b : (k + 1) * b]) for k in range(K)]
-
-    ref_opt = ref.make_optimizer(ref_model)
-    ref.meta_step(
-        ref_model,
-        ref_opt,
-        batches(X, y, idx_in, b_in),
-        batches(X_out, y_out, idx_out, b_out),
-    )
-
-    opt = ref.make_optimizer(ours_module)
-    stepper = MetaStepper(
-        ours_module,
-        True,
-        to_tensors(X, y, None, device=device, binary=True),
-        to_tensors(X_out, y_out, None, device=device, binary=True),
-        _FixedStream(idx_in, device),
-        _FixedStream(idx_out, device),
-        tasks_per_step=K,
-        inner_batch_size=b_in,
-        outer_batch_size=b_out,
-        inner_lr=cfg["inner_lr"],
-        inner_steps=1,
-        inner_loss_weight=cfg["inner_loss_weight"],
-        first_order=first_order,
-    )
-    stepper.step()
-    opt.step()
-    ours = ours_module.state_dict()
-    ref_state = ref_model.state_dict()
-    diff = max((ours[k] - ref_state[k]).abs().max().item() for k in ours)
-    change = max((ref_state[k] - start[k]).abs().max().item() for k in ours)
+        ref.meta_step(
+            ref_model,
+            ref.make_optimizer(ref_model),
+            _task_batches(X_in, y_in, k, device),
+            _task_batches(X_o, y_o, k, device),
+        )
+        state = ours.module_.state_dict()
+        ref_state = ref_model.state_dict()
+        diff = max(
+            diff,
+            *((state[n].cpu() - ref_state[n].cpu()).abs().max().item() for n in state),
+        )
+        change = max(
+            change, *((ref_state[n] - start[n]).abs().max().item() for n in state)
+        )
     return diff, change
 
 
