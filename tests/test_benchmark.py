@@ -1,7 +1,9 @@
 """Tests of skmetabalance.benchmark: compare(), the summary and the CLI."""
 
+import ast
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -363,3 +365,49 @@ def test_cli_list(capsys):
     assert main(["--list"]) == 0
     text = capsys.readouterr().out
     assert "yeast_me2" in text and "metabalance" in text
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _private_uses(tree):
+    """Imports of private skmetabalance names, and assignments into the package."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            names = []
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules = [node.module or ""]
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [
+                ast.unparse(t)
+                for t in targets
+                if isinstance(t, ast.Attribute)
+                and ast.unparse(t).startswith("skmetabalance")
+            ]
+            continue
+        else:
+            continue
+        for module in modules:
+            if module.split(".")[0] != "skmetabalance":
+                continue
+            parts = module.split(".") + names
+            found += [module for part in parts if part.startswith("_")]
+    return found
+
+
+@pytest.mark.skipif(not SCRIPTS.is_dir(), reason="no benchmarks/ folder")
+def test_scripts_use_the_public_api_only():
+    scripts = sorted(SCRIPTS.rglob("*.py"))
+    assert {p.parent.name for p in scripts} == {"speed", "evidence", "tools"}
+    for path in scripts:
+        assert _private_uses(ast.parse(path.read_text())) == [], path
+    # The check itself catches both kinds of use.
+    bad = "from skmetabalance._meta import meta_grad\nskmetabalance.x.run = f\n"
+    assert _private_uses(ast.parse(bad)) == [
+        "skmetabalance._meta",
+        "skmetabalance.x.run",
+    ]

@@ -63,31 +63,25 @@ class StraightforwardMetaBalance:
     def __init__(
         self,
         *,
-        hidden=25,
-        tasks_per_step=81,
-        batch_size=24,
-        outer_batch_size=16,
-        inner_lr=0.01,
-        inner_loss_weight=0.01,
-        lr=0.02,
-        momentum=0.9,
-        weight_decay=5e-4,
         max_iter=5,
         first_order=True,
         inner_sampler=None,
         outer_sampler=None,
         random_state=0,
         device="cpu",
+        **settings,
     ):
-        self.hidden = hidden
-        self.tasks_per_step = tasks_per_step
-        self.batch_size = batch_size
-        self.outer_batch_size = outer_batch_size
-        self.inner_lr = inner_lr
-        self.inner_loss_weight = inner_loss_weight
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
+        # The published configuration, with ``settings`` overriding any of it.
+        cfg = {**PUBLISHED, **settings}
+        self.hidden = cfg["hidden_layer_sizes"][0]
+        self.tasks_per_step = cfg["tasks_per_step"]
+        self.batch_size = cfg["batch_size"]
+        self.outer_batch_size = cfg["outer_batch_size"]
+        self.inner_lr = cfg["inner_lr"]
+        self.inner_loss_weight = cfg["inner_loss_weight"]
+        self.lr = cfg["lr"]
+        self.momentum = cfg["momentum"]
+        self.weight_decay = cfg["weight_decay"]
         self.max_iter = max_iter
         self.first_order = first_order
         self.inner_sampler = inner_sampler
@@ -261,10 +255,7 @@ def check_one_step(X, y, device, first_order, seed=0):
         settings = {**cfg, **settings}
         k = settings["tasks_per_step"]
         ref = StraightforwardMetaBalance(
-            hidden=hidden,
-            inner_lr=settings["inner_lr"],
-            first_order=first_order,
-            device=device,
+            inner_lr=settings["inner_lr"], first_order=first_order, device=device
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -347,7 +338,6 @@ def main():
     def reference(first_order, epochs):
         def fit():
             est = StraightforwardMetaBalance(
-                hidden=PUBLISHED["hidden_layer_sizes"][0],
                 first_order=first_order,
                 max_iter=epochs,
                 outer_sampler=SMOTE(random_state=0),
