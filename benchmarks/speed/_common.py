@@ -143,12 +143,20 @@ def timed(fn):
 
 
 def interleaved(named_fns, repeats, warmup=True, verbose=True):
-    """Time callables round-robin ``repeats`` times; return {name: [seconds]}.
+    """Time callables round-robin ``repeats`` times.
 
     Interleaving spreads load changes of a shared machine over all contenders,
     so ratios of medians taken in one run are fair even when absolute times
     drift.
+
+    Returns
+    -------
+    times : dict of list of float
+        Seconds of each repeat, by name.
+    note : str
+        How the times were taken, with the machine's load before and after.
     """
+    load_before = load_average()
     times = {name: [] for name in named_fns}
     if warmup:
         for fn in named_fns.values():
@@ -159,7 +167,11 @@ def interleaved(named_fns, repeats, warmup=True, verbose=True):
             times[name].append(t)
             if verbose:
                 print(f"  repeat {r + 1}/{repeats}  {name:<34s} {t:8.3f} s", flush=True)
-    return times
+    note = (
+        f"median of {repeats} interleaved repeats (1-min load average "
+        f"{load_before:.1f} before, {load_average():.1f} after)"
+    )
+    return times, note
 
 
 def median(values):
@@ -201,6 +213,15 @@ def print_table(rows, columns, floatfmt="{:.3f}"):
 
     frame = pd.DataFrame(rows).reindex(columns=columns)
     print(frame.to_string(index=False, float_format=fmt, na_rep=""))
+
+
+def report(title, rows, args, floatfmt="{:.3f}"):
+    """Print ``title`` and the table of ``rows``; write them to the CSV file."""
+    columns = list(rows[0])
+    print()
+    print(title)
+    print_table(rows, columns, floatfmt)
+    return write_csv(rows, columns, args.out, args.name)
 
 
 def write_csv(rows, columns, out_dir, name):

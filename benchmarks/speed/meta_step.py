@@ -41,13 +41,11 @@ from _common import (
     apply_threads,
     base_parser,
     interleaved,
-    load_average,
     loan_data,
     machine,
     median,
-    print_table,
+    report,
     sync,
-    write_csv,
 )
 from imblearn.over_sampling import SMOTE
 from torch import nn
@@ -362,9 +360,7 @@ def main():
         fns[f"reference, {order} order"] = reference(fo, args.epochs)
         fns[f"MetaBalanceClassifier, {order} order"] = ours(fo, args.epochs)
         fns[f"generic vmap path, {order} order"] = ours(fo, args.epochs, WrappedNet)
-    load_before = load_average()
-    times = interleaved(fns, args.repeats, warmup=False)
-    load_after = load_average()
+    times, note = interleaved(fns, args.repeats, warmup=False)
 
     rows = []
     for fo in (True, False):
@@ -389,14 +385,7 @@ def main():
                 "device": device,
             }
         )
-    columns = list(rows[0])
-    print()
-    print(
-        f"fit time, median of {args.repeats} interleaved repeats "
-        f"(1-min load average {load_before:.1f} before, {load_after:.1f} after)"
-    )
-    print_table(rows, columns)
-    write_csv(rows, columns, args.out, args.name)
+    report(f"fit time, {note}", rows, args)
 
 
 if __name__ == "__main__":
