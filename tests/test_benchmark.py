@@ -1,7 +1,9 @@
 """Tests of skmetabalance.benchmark: compare(), the summary and the CLI."""
 
+import ast
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,19 +11,21 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, check_scoring
 
+import skmetabalance.benchmark
 from skmetabalance import MetaBalanceClassifier
 from skmetabalance.benchmark import (
-    METRICS,
     MODEL_NAMES,
-    RESULT_COLUMNS,
     compare,
     make_estimator,
-    make_preprocessor,
-    score_predictions,
+    plot_scores,
+    score_table,
     summarize,
 )
 from skmetabalance.benchmark.__main__ import main
+from skmetabalance.benchmark._compare import METRICS, RESULT_COLUMNS, _scorers
+from skmetabalance.benchmark._models import make_preprocessor
 
 TINY_NET = dict(max_iter=2, hidden_layer_sizes=(8,), tasks_per_step=4, device="cpu")
 
@@ -37,6 +41,35 @@ def small_binary():
 class _Failing(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         raise RuntimeError("boom")
+
+
+class _Fixed(ClassifierMixin, BaseEstimator):
+    """Predicts the probabilities it is given, whatever the rows."""
+
+    def __init__(self, proba=None):
+        self.proba = proba
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return self.proba
+
+    def predict(self, X):
+        return self.classes_[self.proba.argmax(axis=1)]
+
+
+def test_public_api():
+    assert sorted(skmetabalance.benchmark.__all__) == [
+        "MODEL_NAMES",
+        "compare",
+        "make_estimator",
+        "plot_scores",
+        "run_benchmark",
+        "score_table",
+        "summarize",
+    ]
 
 
 def test_compare_returns_documented_columns(small_binary):
@@ -61,7 +94,7 @@ def test_compare_returns_documented_columns(small_binary):
     mb = results[results["model"] == "mb"]
     assert (mb["n_iter"] == 2).all() and (mb["n_steps"] >= 2).all()
     assert results.loc[results["model"] == "lr", "n_steps"].isna().all()
-    assert (results["fit_time"] > 0).all()
+    assert (results["fit_time"] > 0).all() and (results["score_time"] > 0).all()
 
 
 def test_compare_is_reproducible_and_splits_differ(small_binary):
@@ -134,41 +167,99 @@ def test_compare_multiclass_and_categorical():
     assert np.isfinite(results[list(METRICS)].to_numpy()).all()
 
 
-def test_compare_rejects_bad_input(small_binary):
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"estimators": ["nope"]}, ValueError, "Unknown model name 'nope'"),
+        ({"estimators": [3]}, TypeError, "estimators must hold estimators"),
+        ({"estimators": []}, ValueError, "estimators is empty"),
+        (
+            {"estimators": [("a", LogisticRegression()), ("a", LogisticRegression())]},
+            ValueError,
+            "unique",
+        ),
+        ({"estimators": "logreg"}, ValueError, "'estimators' parameter of compare"),
+        ({"n_repeats": 0}, ValueError, "'n_repeats' parameter of compare"),
+        ({"test_size": 1.0}, ValueError, "'test_size' parameter of compare"),
+        ({"random_state": None}, ValueError, "'random_state' parameter of compare"),
+        ({"y": "zeros"}, ValueError, "single class"),
+        ({"y": "short"}, ValueError, "y must be 1-D with one label per row"),
+        ({"X": "1-D"}, ValueError, "X must be 2-D"),
+        ({"categorical_features": [True]}, ValueError, "one entry per feature"),
+        ({"categorical_features": ["a"]}, ValueError, "need a DataFrame X"),
+    ],
+)
+def test_compare_rejects_bad_input(small_binary, kwargs, error, match):
     X, y = small_binary
-    with pytest.raises(ValueError, match="Unknown model name 'nope'"):
-        compare(["nope"], X, y)
-    with pytest.raises(ValueError, match="n_repeats"):
-        compare(["logreg"], X, y, n_repeats=0)
-    with pytest.raises(ValueError, match="single class"):
-        compare(["logreg"], X, np.zeros(len(y)))
-    with pytest.raises(ValueError, match="unique"):
-        compare([("a", LogisticRegression()), ("a", LogisticRegression())], X, y)
+    data = {
+        "zeros": np.zeros(len(y)),
+        "short": y[:-1],
+        "1-D": X[:, 0],
+    }
+    kwargs = {k: data.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
+    kwargs = {"estimators": ["logreg"], "X": X, "y": y, **kwargs}
+    with pytest.raises(error, match=match):
+        compare(**kwargs)
 
 
 def test_preprocessor_scales_numeric_and_one_hot_encodes_categorical():
     X = np.array([[0.0, 1.0], [2.0, 0.0], [4.0, 2.0], [6.0, 1.0]])
-    out = make_preprocessor(np.array([False, True])).fit_transform(X)
-    assert out.shape == (4, 4)
+    for cats in (np.array([False, True]), [1]):
+        out = make_preprocessor(X, cats).fit_transform(X)
+        assert out.shape == (4, 4)
+        scaled = out[:, 0] if isinstance(cats, np.ndarray) else out[:, -1]
+        np.testing.assert_allclose(scaled.mean(), 0.0, atol=1e-12)
+        onehot = out[:, 1:] if isinstance(cats, np.ndarray) else out[:, :-1]
+        np.testing.assert_array_equal(onehot.sum(axis=1), 1.0)
+    assert make_preprocessor(X).fit_transform(X).shape == (4, 2)
+    # A DataFrame's string and categorical columns are one-hot encoded.
+    frame = pd.DataFrame(
+        {"x": X[:, 0], "s": list("abab"), "c": pd.Categorical(list("uuvv"))}
+    )
+    out = make_preprocessor(frame).fit_transform(frame)
+    assert out.shape == (4, 5)
     np.testing.assert_allclose(out[:, 0].mean(), 0.0, atol=1e-12)
-    np.testing.assert_array_equal(out[:, 1:].sum(axis=1), 1.0)
-    assert make_preprocessor(None).fit_transform(X).shape == (4, 2)
+    np.testing.assert_array_equal(out[:, 1:].sum(axis=1), 2.0)
 
 
 def test_every_built_in_model_builds():
     for name in MODEL_NAMES:
         est = make_estimator(name)
         assert hasattr(est, "fit") and hasattr(est, "predict_proba")
+    with pytest.raises(ValueError, match="'name' parameter of make_estimator"):
+        make_estimator("nope")
 
 
-def test_score_predictions_binary_and_perfect_scores():
-    y = np.array([0, 0, 0, 1, 1])
+def test_scorers_binary_minority_is_positive():
+    # The minority class is "a" (2 rows), the first column of predict_proba.
+    y = np.array(["a", "b", "b", "a", "b"])
     proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.3, 0.7], [0.1, 0.9]])
-    scores = score_predictions(y, proba, np.array([0, 0, 0, 1, 1]), [0, 1], 1)
+    est = _Fixed(proba).fit(None, y)
+    scores = check_scoring(est, scoring=_scorers(np.unique(y), "a"))(est, None, y)
+    assert list(scores) == list(METRICS)
+    assert scores["average_precision"] == average_precision_score(y == "a", proba[:, 0])
+    assert scores["average_precision"] < 1.0
+    assert scores["roc_auc"] == pytest.approx(4 / 6)
+    # Perfect probabilities score 1 everywhere.
+    perfect = np.where((y == "a")[:, None], [0.8, 0.2], [0.2, 0.8])
+    est = _Fixed(perfect).fit(None, y)
+    scores = check_scoring(est, scoring=_scorers(np.unique(y), "a"))(est, None, y)
     assert scores == dict.fromkeys(METRICS, 1.0)
     # All rows predicted as the majority class: recall of the minority is 0.
-    scores = score_predictions(y, proba, np.zeros(5, dtype=int), [0, 1], 1)
+    est = _Fixed(np.tile([0.4, 0.6], (5, 1))).fit(None, y)
+    scores = check_scoring(est, scoring=_scorers(np.unique(y), "a"))(est, None, y)
     assert scores["balanced_accuracy"] == 0.5 and scores["g_mean"] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+def test_average_precision_multiclass_skips_absent_classes():
+    y = np.array([0, 0, 1, 1])  # class 2 is absent from these rows
+    proba = np.array(
+        [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]]
+    )
+    est = _Fixed(proba).fit(None, np.array([0, 1, 2]))
+    scores = check_scoring(est, scoring=_scorers(np.arange(3), 2))(est, None, y)
+    assert scores["average_precision"] == 1.0
 
 
 def test_summarize_ranks_models():
@@ -202,6 +293,22 @@ def test_summarize_ranks_models():
     assert np.isnan(table.loc["y", "average_precision"])
     assert table.loc["y", "mean_rank"] == 3.0
     assert table.loc["y", "n_failed"] == 1
+    strings = score_table(frame)
+    assert strings.loc["b", "y"] == "failed" and strings.loc["a", "x"] == "0.900"
+
+    with pytest.raises(ValueError, match="'metric' parameter of summarize"):
+        summarize(frame, metric="accuracy")
+    with pytest.raises(TypeError, match="'results' parameter of score_table"):
+        score_table(rows)
+
+
+def test_plot_scores_writes_an_image(tmp_path, small_binary):
+    pytest.importorskip("matplotlib")
+    X, y = small_binary
+    results = compare(["logreg"], X, y, n_repeats=2)
+    path = plot_scores(results, tmp_path / "scores.png", metric="roc_auc")
+    assert path == tmp_path / "scores.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_end_to_end_and_resume(tmp_path, capsys):
@@ -245,13 +352,62 @@ def test_cli_end_to_end_and_resume(tmp_path, capsys):
     assert [f.stat().st_mtime_ns for f in cache_files] == stamps
 
 
-def test_cli_rejects_unknown_names(tmp_path, capsys):
+def test_cli_rejects_unknown_names_and_bad_values(tmp_path, capsys):
     assert main(["-o", str(tmp_path), "--datasets", "nope", "--no-progress"]) == 2
     assert "Unknown data set" in capsys.readouterr().err
     assert main(["-o", str(tmp_path), "--models", "nope", "--no-progress"]) == 2
+    assert "Unknown model" in capsys.readouterr().err
+    assert main(["-o", str(tmp_path), "--repeats", "0", "--no-progress"]) == 2
+    assert "'repeats' parameter of run_benchmark" in capsys.readouterr().err
 
 
 def test_cli_list(capsys):
     assert main(["--list"]) == 0
     text = capsys.readouterr().out
     assert "yeast_me2" in text and "metabalance" in text
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _private_uses(tree):
+    """Imports of private skmetabalance names, and assignments into the package."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            names = []
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules = [node.module or ""]
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [
+                ast.unparse(t)
+                for t in targets
+                if isinstance(t, ast.Attribute)
+                and ast.unparse(t).startswith("skmetabalance")
+            ]
+            continue
+        else:
+            continue
+        for module in modules:
+            if module.split(".")[0] != "skmetabalance":
+                continue
+            parts = module.split(".") + names
+            found += [module for part in parts if part.startswith("_")]
+    return found
+
+
+@pytest.mark.skipif(not SCRIPTS.is_dir(), reason="no benchmarks/ folder")
+def test_scripts_use_the_public_api_only():
+    scripts = sorted(SCRIPTS.rglob("*.py"))
+    assert {p.parent.name for p in scripts} == {"speed", "evidence", "tools"}
+    for path in scripts:
+        assert _private_uses(ast.parse(path.read_text())) == [], path
+    # The check itself catches both kinds of use.
+    bad = "from skmetabalance._meta import meta_grad\nskmetabalance.x.run = f\n"
+    assert _private_uses(ast.parse(bad)) == [
+        "skmetabalance._meta",
+        "skmetabalance.x.run",
+    ]

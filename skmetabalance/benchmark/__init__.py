@@ -3,23 +3,20 @@
 :func:`compare` runs any estimators on your data over repeated stratified
 train/test splits and returns one row per (model, split) with average
 precision, ROC AUC, balanced accuracy, G-mean and fit time. :func:`summarize`
-turns such results into one row per model (mean scores, mean rank, time).
+turns such results into one row per model (mean scores, mean rank, time),
+:func:`score_table` into a data sets x models table, and :func:`plot_scores`
+into a figure. :func:`make_estimator` builds the built-in models named in
+``MODEL_NAMES``.
 
 ``python -m skmetabalance.benchmark`` (or the ``skmetabalance-benchmark``
-command) runs the built-in models on the data sets shipped in
-:mod:`skmetabalance.datasets` and writes ``results.csv``, ``summary.md`` and
-``scores.png``; see ``--help``.
+command, or :func:`run_benchmark`) runs the built-in models on the data sets
+shipped in :mod:`skmetabalance.datasets` and writes ``results.csv``,
+``summary.md`` and ``scores.png``; see ``--help``.
 """
 
-from ._cli import FULL_REPEATS, QUICK_DATASETS, QUICK_REPEATS, main, run_benchmark
-from ._compare import METRICS, RESULT_COLUMNS, compare, score_predictions
-from ._models import (
-    MODEL_NAMES,
-    NETWORK_MODELS,
-    make_estimator,
-    make_preprocessor,
-    model_descriptions,
-)
+from ._cli import run_benchmark
+from ._compare import compare
+from ._models import MODEL_NAMES, make_estimator
 from ._report import plot_scores, score_table, summarize
 
 __all__ = [
@@ -28,16 +25,6 @@ __all__ = [
     "score_table",
     "plot_scores",
     "run_benchmark",
-    "main",
     "make_estimator",
-    "make_preprocessor",
-    "model_descriptions",
-    "score_predictions",
-    "METRICS",
-    "RESULT_COLUMNS",
     "MODEL_NAMES",
-    "NETWORK_MODELS",
-    "QUICK_DATASETS",
-    "QUICK_REPEATS",
-    "FULL_REPEATS",
 ]

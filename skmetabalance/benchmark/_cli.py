@@ -7,21 +7,23 @@ import os
 import platform
 import sys
 import time
+from numbers import Integral
 from pathlib import Path
 
 import pandas as pd
+from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 
 from ._compare import execute, plan_tasks
 from ._models import (
+    MODEL_DESCRIPTIONS,
     MODEL_NAMES,
     NETWORK_MODELS,
     NETWORK_SETTINGS,
-    make_estimator,
-    model_descriptions,
+    build_model,
 )
 from ._report import plot_scores, summarize, write_summary
 
-__all__ = ["main", "run_benchmark", "QUICK_DATASETS", "QUICK_REPEATS", "FULL_REPEATS"]
+__all__ = ["main", "run_benchmark"]
 
 #: Data sets of the default (quick) run: small and medium binary sets.
 QUICK_DATASETS = (
@@ -52,6 +54,24 @@ def _default_n_jobs():
     return max(1, min(cpu_count(), MAX_DEFAULT_JOBS))
 
 
+@validate_params(
+    {
+        "datasets": [list, tuple, None],
+        "models": [list, tuple, None],
+        "full": ["boolean"],
+        "repeats": [Interval(Integral, 1, None, closed="left"), None],
+        "output": [str, os.PathLike],
+        "device": [str, None],
+        "n_jobs": [Integral, None],
+        "test_size": [Interval(RealNotInt, 0, 1, closed="neither")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+        "plot": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "estimators": [dict, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def run_benchmark(
     *,
     datasets=None,
@@ -68,7 +88,12 @@ def run_benchmark(
     max_iter=None,
     estimators=None,
 ):
-    """Run models on bundled data sets and write the results to ``output``.
+    """Run models on the bundled data sets and write the results to ``output``.
+
+    What ``python -m skmetabalance.benchmark`` does: :func:`compare` on each
+    data set (every (model, split) fit in one pool of worker processes), then
+    ``results.csv``, the Markdown report ``summary.md`` and the figure
+    ``scores.png`` (:func:`plot_scores`).
 
     Parameters
     ----------
@@ -97,7 +122,12 @@ def run_benchmark(
     Returns
     -------
     results : DataFrame
-        The rows of ``results.csv``.
+        The rows of ``results.csv``, as :func:`compare` returns them;
+        ``results.attrs["plot"]`` is the path of ``scores.png``, or None.
+
+    See Also
+    --------
+    compare : The same comparison on your own data.
     """
     from ..datasets import list_datasets, load_dataset
 
@@ -126,7 +156,7 @@ def run_benchmark(
 
     estimators = {}
     for name in models:
-        est = extra[name] if name in extra else make_estimator(name)
+        est = extra[name] if name in extra else build_model(name)
         if max_iter is not None and name in NETWORK_MODELS:
             est.set_params(max_iter=int(max_iter))
         estimators[name] = est
@@ -180,7 +210,7 @@ def run_benchmark(
         output / "summary.md",
         notes=notes,
         descriptions={
-            **model_descriptions(),
+            **MODEL_DESCRIPTIONS,
             **{k: repr(v).replace("\n", " ") for k, v in extra.items()},
         },
         dataset_info=catalogue,
@@ -270,7 +300,7 @@ def _print_list():
             table.to_string(index=False, formatters={"minority share": "{:.2%}".format})
         )
     print()
-    for name, text in model_descriptions().items():
+    for name, text in MODEL_DESCRIPTIONS.items():
         print(f"{name:13s} {text}")
 
 
@@ -280,9 +310,6 @@ def main(argv=None):
     if args.list:
         _print_list()
         return 0
-    if args.repeats is not None and args.repeats < 1:
-        print("error: --repeats must be at least 1", file=sys.stderr)
-        return 2
     try:
         results = run_benchmark(
             datasets=_split_names(args.datasets) or None,

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import re
 import sys
-import time
 import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import (
-    average_precision_score,
-    balanced_accuracy_score,
-    roc_auc_score,
-)
-from sklearn.model_selection import train_test_split
+from sklearn.metrics import average_precision_score, make_scorer, roc_auc_score
+from sklearn.model_selection import StratifiedShuffleSplit, cross_validate
 from sklearn.preprocessing import label_binarize
+from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 
-from ._models import MODEL_NAMES, make_estimator, with_preprocessing
+from ._models import MODEL_NAMES, build_model, make_preprocessor, with_preprocessing
 
-__all__ = ["compare", "METRICS", "RESULT_COLUMNS"]
+__all__ = ["compare"]
 
 #: Metrics computed on every test split, the first one is the main metric.
 METRICS = ("average_precision", "roc_auc", "balanced_accuracy", "g_mean")
@@ -39,7 +35,7 @@ RESULT_COLUMNS = [
     "split",
     *METRICS,
     "fit_time",
-    "predict_time",
+    "score_time",
     "n_train",
     "n_test",
     "n_test_minority",
@@ -50,64 +46,60 @@ RESULT_COLUMNS = [
 ]
 
 #: Bumped whenever the way a result is computed changes, to invalidate caches.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
-# ----------------------------------------------------------------- fingerprints
-def _describe(value):
-    """A JSON-able description of a parameter value, stable across processes."""
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        params = value.get_params(deep=False)
-        return {
-            "class": f"{type(value).__module__}.{type(value).__qualname__}",
-            "params": {k: _describe(v) for k, v in sorted(params.items())},
-        }
-    if isinstance(value, (str, bool, int, float)) or value is None:
-        if isinstance(value, float) and not math.isfinite(value):
-            return repr(value)
-        return value
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return {"array": value.tolist()}
-    if isinstance(value, (list, tuple)):
-        return [_describe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _describe(v) for k, v in sorted(value.items(), key=str)}
-    if callable(value):
-        name = getattr(value, "__qualname__", type(value).__qualname__)
-        return f"{getattr(value, '__module__', '?')}.{name}"
-    return repr(value)
+# -------------------------------------------------------------------- scoring
+def _macro_average_precision(y_true, proba, *, labels):
+    """Macro average precision over the one-vs-rest problems of present classes."""
+    Y = label_binarize(y_true, classes=labels)
+    present = Y.sum(axis=0) > 0
+    return average_precision_score(Y[:, present], proba[:, present], average="macro")
 
 
-def _digest(obj):
-    text = json.dumps(obj, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
+def _binary_roc_auc(y_true, y_score, *, pos_label):
+    """ROC AUC of the scores of ``pos_label``."""
+    return roc_auc_score(np.asarray(y_true) == pos_label, y_score)
 
 
-def _data_digest(X, y):
-    h = hashlib.sha256()
-    if isinstance(X, pd.DataFrame):
-        h.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-        h.update(json.dumps([str(c) for c in X.columns]).encode())
+def _scorers(classes, positive):
+    """The scorers of :data:`METRICS`, by name.
+
+    For two classes, ``positive`` (the minority class) is the class scored by
+    average precision and ROC AUC; for more, both are macro averages over
+    one-vs-rest problems. Both binary scorers name ``pos_label``: scored
+    together, they share one ``predict_proba`` column.
+    """
+    from imblearn.metrics import geometric_mean_score
+
+    proba = "predict_proba"
+    if classes.size == 2:
+        ap = make_scorer(
+            average_precision_score, response_method=proba, pos_label=positive
+        )
+        auc = make_scorer(_binary_roc_auc, response_method=proba, pos_label=positive)
     else:
-        h.update(np.ascontiguousarray(X).tobytes())
-        h.update(str(np.shape(X)).encode())
-    y = np.asarray(y)
-    if y.dtype.kind in "biuf":
-        h.update(y.astype(np.float64).tobytes())
-    else:
-        h.update("\x00".join(map(str, y.tolist())).encode())
-    return h.hexdigest()
-
-
-def _safe_name(name):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))[:80] or "_"
+        ap = make_scorer(
+            _macro_average_precision, response_method=proba, labels=classes
+        )
+        auc = make_scorer(
+            roc_auc_score, response_method=proba, multi_class="ovr", labels=classes
+        )
+    return {
+        "average_precision": ap,
+        "roc_auc": auc,
+        "balanced_accuracy": "balanced_accuracy",
+        "g_mean": make_scorer(
+            geometric_mean_score, labels=classes, average="multiclass"
+        ),
+    }
 
 
 # ------------------------------------------------------------------ the tasks
 @dataclass
 class _Task:
+    """One fit of one model on the training rows of one split."""
+
     dataset: str
     model: str
     split: int
@@ -118,24 +110,17 @@ class _Task:
     train: np.ndarray
     test: np.ndarray
     positive: object
+    scoring: dict
     key: str
     cache_file: Path | None = None
-    meta: dict = field(default_factory=dict)
 
 
-def _take(X, idx):
-    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
-
-
-def _split_indices(y, test_size, seed):
-    idx = np.arange(len(y))
-    train, test = train_test_split(
-        idx, test_size=test_size, stratify=y, random_state=seed
-    )
-    return np.sort(train), np.sort(test)
+def _safe_name(name):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))[:80] or "_"
 
 
 def _set_nested(estimator, suffix, value, only_if_none):
+    """Set every parameter named ``suffix`` (at any depth) to ``value``."""
     params = estimator.get_params(deep=True)
     updates = {
         k: value
@@ -148,81 +133,62 @@ def _set_nested(estimator, suffix, value, only_if_none):
     return estimator
 
 
-def _normalise_estimators(estimators):
+def _builtin(name):
+    if name not in MODEL_NAMES:
+        raise ValueError(
+            f"Unknown model name {name!r} in estimators; the built-in models are "
+            f"{', '.join(MODEL_NAMES)}."
+        )
+    return build_model(name)
+
+
+def _named_estimators(estimators):
+    """``{name: estimator}`` from any of the forms :func:`compare` accepts."""
     if estimators is None:
-        return {name: make_estimator(name) for name in MODEL_NAMES}
-    if isinstance(estimators, dict):
-        items = list(estimators.items())
-    else:
-        items = []
-        for item in estimators:
-            if isinstance(item, str):
-                items.append((item, make_estimator(item)))
-            elif isinstance(item, tuple) and len(item) == 2:
-                items.append(item)
-            elif hasattr(item, "fit"):
-                items.append((type(item).__name__, item))
-            else:
-                raise TypeError(
-                    "estimators must be None, a dict {name: estimator} or a list of "
-                    "built-in model names, (name, estimator) pairs or estimators; "
-                    f"got an item {item!r}."
-                )
-    out = {}
-    for name, est in items:
-        if isinstance(est, str):
-            est = make_estimator(est)
+        return {name: build_model(name) for name in MODEL_NAMES}
+    items = estimators.items() if isinstance(estimators, dict) else estimators
+    named = {}
+    for item in items:
+        if isinstance(item, str):
+            name, est = item, item
+        elif isinstance(item, tuple) and len(item) == 2:
+            name, est = item
+        else:
+            name, est = type(item).__name__, item
+        est = _builtin(est) if isinstance(est, str) else est
         if not hasattr(est, "fit"):
             raise TypeError(
-                f"The estimator for {name!r} has no fit method; got {type(est).__name__}."
+                f"estimators must hold estimators, built-in model names or "
+                f"(name, estimator) pairs; got {item!r} for {name!r}."
             )
-        if name in out:
+        if str(name) in named:
             raise ValueError(
                 f"Two estimators are named {name!r}; names must be unique."
             )
-        out[str(name)] = est
-    if not out:
+        named[str(name)] = est
+    if not named:
         raise ValueError("estimators is empty; pass at least one estimator.")
-    return out
+    return named
 
 
 def _check_categorical(X, categorical_features):
-    n_features = X.shape[1]
     if categorical_features is None:
-        if isinstance(X, pd.DataFrame):
-            mask = np.array(
-                [
-                    isinstance(dt, pd.CategoricalDtype)
-                    or pd.api.types.is_object_dtype(dt)
-                    or pd.api.types.is_string_dtype(dt)
-                    for dt in X.dtypes
-                ],
-                dtype=bool,
-            )
-            return mask if mask.any() else None
         return None
     cats = np.asarray(categorical_features)
-    if cats.dtype == bool:
-        if cats.shape != (n_features,):
-            raise ValueError(
-                "categorical_features as a boolean mask must have one entry per "
-                f"feature ({n_features}); got shape {cats.shape}."
-            )
-        return cats
-    if cats.dtype.kind in "iu":
-        mask = np.zeros(n_features, dtype=bool)
-        mask[cats] = True
-        return mask
-    if isinstance(X, pd.DataFrame):
-        columns = [str(c) for c in X.columns]
+    if cats.dtype == bool and cats.shape != (X.shape[1],):
+        raise ValueError(
+            "categorical_features as a boolean mask must have one entry per "
+            f"feature ({X.shape[1]}); got shape {cats.shape}."
+        )
+    if cats.dtype.kind in "US" or cats.dtype == object:
+        columns = [str(c) for c in getattr(X, "columns", [])]
         missing = [c for c in cats.tolist() if c not in columns]
         if missing:
-            raise ValueError(f"categorical_features names unknown columns {missing}.")
-        return np.isin(columns, cats.tolist())
-    raise ValueError(
-        "categorical_features must be a boolean mask, integer indices, or column "
-        f"names with a DataFrame X; got {categorical_features!r}."
-    )
+            raise ValueError(
+                f"categorical_features names columns {missing} that X does not "
+                "have; names need a DataFrame X."
+            )
+    return cats
 
 
 def plan_tasks(
@@ -240,13 +206,6 @@ def plan_tasks(
     cache_dir=None,
 ):
     """The (model, split) fits of one data set, each with its cache key."""
-    if not isinstance(n_repeats, (int, np.integer)) or n_repeats < 1:
-        raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
-    if not isinstance(random_state, (int, np.integer)):
-        raise ValueError(
-            "random_state must be an int (splits and seeds are derived from it so "
-            f"that results can be cached); got {random_state!r}."
-        )
     if not hasattr(X, "iloc"):
         X = np.asarray(X)
         if X.ndim != 2:
@@ -257,30 +216,39 @@ def plan_tasks(
             f"y must be 1-D with one label per row of X ({X.shape[0]}); got shape "
             f"{y.shape}."
         )
-    values, counts = np.unique(y, return_counts=True)
-    if values.size < 2:
+    classes, counts = np.unique(y, return_counts=True)
+    if classes.size < 2:
         raise ValueError("y has a single class; compare needs two or more.")
-    positive = values[np.argmin(counts)]
-    mask = _check_categorical(X, categorical_features)
-    estimators = _normalise_estimators(estimators)
-    data_key = _data_digest(X, y)
+    positive = classes[np.argmin(counts)]
+    scoring = _scorers(classes, positive)
+    cats = _check_categorical(X, categorical_features)
+    named = _named_estimators(estimators)
+    # Split r is the one train_test_split(stratify=y) makes with seed
+    # random_state + r, so that adding splits leaves the earlier ones as they are.
+    splits = []
+    for r in range(n_repeats):
+        seed = random_state + r
+        splitter = StratifiedShuffleSplit(1, test_size=test_size, random_state=seed)
+        train, test = next(splitter.split(np.zeros((len(y), 1)), y))
+        splits.append((seed, np.sort(train), np.sort(test)))
     from .. import __version__
 
+    data_key = joblib.hash((X, y))
     tasks = []
-    for name, est in estimators.items():
-        model = with_preprocessing(est, mask) if preprocess else clone(est)
+    for name, est in named.items():
+        if preprocess:
+            model = with_preprocessing(est, make_preprocessor(X, cats))
+        else:
+            model = clone(est)
         if device is not None:
             _set_nested(model, "device", device, only_if_none=False)
-        fingerprint = _describe(model)
-        for r in range(int(n_repeats)):
-            seed = int(random_state) + r
-            train, test = _split_indices(y, test_size, seed)
-            key = _digest(
+        for r, (seed, train, test) in enumerate(splits):
+            key = joblib.hash(
                 {
                     "format": _CACHE_FORMAT,
                     "version": __version__,
                     "model": name,
-                    "estimator": fingerprint,
+                    "estimator": model,
                     "dataset": dataset_name,
                     "data": data_key,
                     "split": r,
@@ -290,12 +258,8 @@ def plan_tasks(
             )
             cache_file = None
             if cache_dir is not None:
-                cache_file = (
-                    Path(cache_dir)
-                    / _safe_name(dataset_name)
-                    / _safe_name(name)
-                    / f"split{r}-{key[:16]}.json"
-                )
+                folder = Path(cache_dir) / _safe_name(dataset_name) / _safe_name(name)
+                cache_file = folder / f"split{r}-{key[:16]}.json"
             tasks.append(
                 _Task(
                     dataset=dataset_name,
@@ -308,6 +272,7 @@ def plan_tasks(
                     train=train,
                     test=test,
                     positive=positive,
+                    scoring=scoring,
                     key=key,
                     cache_file=cache_file,
                 )
@@ -315,65 +280,13 @@ def plan_tasks(
     return tasks
 
 
-# -------------------------------------------------------------------- scoring
-def _g_mean(y_true, y_pred, labels):
-    from imblearn.metrics import geometric_mean_score
-
-    return geometric_mean_score(y_true, y_pred, labels=labels, average="multiclass")
-
-
-def score_predictions(y_true, proba, y_pred, classes, positive):
-    """The four metrics from predicted probabilities and labels.
-
-    For two classes, ``positive`` (the minority class) is the class scored by
-    average precision and ROC AUC; for more, both are macro averages over
-    one-vs-rest problems.
-    """
-    classes = np.asarray(classes)
-    scores = {
-        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
-        "g_mean": _g_mean(y_true, y_pred, classes),
-    }
-    if classes.size == 2:
-        col = int(np.flatnonzero(classes == positive)[0])
-        target = (np.asarray(y_true) == positive).astype(int)
-        scores["average_precision"] = average_precision_score(target, proba[:, col])
-        scores["roc_auc"] = roc_auc_score(target, proba[:, col])
-    else:
-        Y = label_binarize(y_true, classes=classes)
-        present = Y.sum(axis=0) > 0
-        scores["average_precision"] = average_precision_score(
-            Y[:, present], proba[:, present], average="macro"
-        )
-        scores["roc_auc"] = roc_auc_score(
-            y_true, proba, multi_class="ovr", average="macro", labels=classes
-        )
-    return {m: float(scores[m]) for m in METRICS}
-
-
-@contextmanager
-def _limit_threads(n_threads):
-    if not n_threads:
-        yield
-        return
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        with threadpool_limits(limits=n_threads):
-            yield
-    finally:
-        torch.set_num_threads(old)
-
-
+# ----------------------------------------------------------------- one fit
 def _final_step(model):
     return model.steps[-1][1] if hasattr(model, "steps") else model
 
 
 def _int_or_nan(value):
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if isinstance(value, Integral) and not isinstance(value, bool):
         return int(value)
     return math.nan
 
@@ -402,13 +315,12 @@ def _warm_up(model):
     y = np.r_[np.zeros(48, dtype=int), np.ones(16, dtype=int)]
     for cls in (BalancedNetClassifier, MetaBalanceClassifier):
         try:
-            est = cls(max_iter=1, device=device, random_state=0).fit(X, y)
-            est.predict_proba(X)
+            cls(max_iter=1, device=device, random_state=0).fit(X, y).predict_proba(X)
         except Exception:  # the timed fit will report the problem
             return
 
 
-def _fit_and_score(task, n_threads):
+def _fit_and_score(task):
     """Fit one model on one split and score it on the split's test rows."""
     record = {
         "dataset": task.dataset,
@@ -416,7 +328,7 @@ def _fit_and_score(task, n_threads):
         "split": task.split,
         **dict.fromkeys(METRICS, math.nan),
         "fit_time": math.nan,
-        "predict_time": math.nan,
+        "score_time": math.nan,
         "n_train": int(task.train.size),
         "n_test": int(task.test.size),
         "n_test_minority": int(np.sum(task.y[task.test] == task.positive)),
@@ -424,31 +336,29 @@ def _fit_and_score(task, n_threads):
         "n_steps": math.nan,
         "error": "",
     }
-    X_train, y_train = _take(task.X, task.train), task.y[task.train]
-    X_test, y_test = _take(task.X, task.test), task.y[task.test]
     model = _set_nested(clone(task.estimator), "random_state", task.seed, True)
-    with _limit_threads(n_threads), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             _warm_up(model)
-            t0 = time.perf_counter()
-            model.fit(X_train, y_train)
-            t1 = time.perf_counter()
-            proba = model.predict_proba(X_test)
-            y_pred = model.predict(X_test)
-            t2 = time.perf_counter()
-            final = _final_step(model)
-            record.update(
-                score_predictions(
-                    y_test, np.asarray(proba), y_pred, final.classes_, task.positive
-                )
+            out = cross_validate(
+                model,
+                task.X,
+                task.y,
+                cv=[(task.train, task.test)],
+                scoring=task.scoring,
+                return_estimator=True,
+                error_score="raise",
             )
-            record["fit_time"] = t1 - t0
-            record["predict_time"] = t2 - t1
-            record["n_iter"] = _int_or_nan(getattr(final, "n_iter_", None))
-            record["n_steps"] = _int_or_nan(getattr(final, "n_steps_", None))
         except Exception as exc:  # recorded, reported, never cached
             record["error"] = f"{type(exc).__name__}: {exc}"[:500]
+            return record
+    final = _final_step(out["estimator"][0])
+    record.update({m: float(out[f"test_{m}"][0]) for m in METRICS})
+    record["fit_time"] = float(out["fit_time"][0])
+    record["score_time"] = float(out["score_time"][0])
+    record["n_iter"] = _int_or_nan(getattr(final, "n_iter_", None))
+    record["n_steps"] = _int_or_nan(getattr(final, "n_steps_", None))
     return record
 
 
@@ -460,9 +370,8 @@ def _read_cache(task):
         record = json.loads(task.cache_file.read_text())
     except (OSError, ValueError):
         return None
-    if record.get("key") != task.key:
+    if record.pop("key", None) != task.key:
         return None
-    record.pop("key", None)
     record.pop("description", None)
     return {k: (math.nan if v is None else v) for k, v in record.items()}
 
@@ -523,84 +432,46 @@ class _Progress:
             self.bar.close()
 
 
-def _effective_n_jobs(n_jobs, n_tasks):
-    from joblib import cpu_count
-
-    cores = cpu_count()
-    if n_jobs is None:
-        n_jobs = 1
-    elif n_jobs < 0:
-        n_jobs = max(1, cores + 1 + n_jobs)
-    return max(1, min(int(n_jobs), max(n_tasks, 1))), cores
+def _indexed(i, task):
+    return i, _fit_and_score(task)
 
 
-def execute(tasks, *, n_jobs=None, progress=False, n_threads=None):
+def execute(tasks, *, n_jobs=None, progress=False):
     """Run the fits that are not cached yet; return every result as a DataFrame.
 
-    Returns
-    -------
-    results : DataFrame
-        Columns :data:`RESULT_COLUMNS`; ``cached`` is True for results read from
-        the cache.
+    Fits run in ``n_jobs`` joblib worker processes, each of which joblib
+    limits to ``cores // n_jobs`` threads.
     """
-    records = []
-    todo = []
+    records, todo = [], []
     for task in tasks:
         record = _read_cache(task)
         if record is None:
             todo.append(task)
         else:
-            record["cached"] = True
-            records.append(record)
-    n_jobs, cores = _effective_n_jobs(n_jobs, len(todo))
-    if n_threads is None:
-        n_threads = max(1, cores // n_jobs)
+            records.append({**record, "cached": True})
+    n_jobs = max(1, min(joblib.effective_n_jobs(n_jobs), len(todo)))
     bar = _Progress(len(tasks), progress and bool(todo), initial=len(records))
     try:
-        if n_jobs == 1:
-            results = (_fit_and_score(task, n_threads) for task in todo)
-            for task, record in zip(todo, results):
-                _write_cache(task, record)
-                record["cached"] = False
-                records.append(record)
-                bar.update(record)
-        else:
-            from joblib import Parallel, delayed
-
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            results = parallel(
-                delayed(_with_index)(i, task, n_threads) for i, task in enumerate(todo)
-            )
-            for i, record in results:
-                _write_cache(todo[i], record)
-                record["cached"] = False
-                records.append(record)
-                bar.update(record)
+        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        for i, record in parallel(
+            joblib.delayed(_indexed)(i, task) for i, task in enumerate(todo)
+        ):
+            _write_cache(todo[i], record)
+            records.append({**record, "cached": False})
+            bar.update(record)
     finally:
         bar.close()
     return _to_frame(records, tasks)
 
 
-def _with_index(i, task, n_threads):
-    return i, _fit_and_score(task, n_threads)
-
-
 def _to_frame(records, tasks):
-    frame = pd.DataFrame.from_records(records)
-    for col in RESULT_COLUMNS:
-        if col not in frame:
-            frame[col] = pd.Series(dtype=float)
-    frame = frame[RESULT_COLUMNS]
-    order = {}
-    for task in tasks:
-        order.setdefault(task.dataset, len(order))
-    models = {}
-    for task in tasks:
-        models.setdefault(task.model, len(models))
-    frame = frame.assign(
-        _d=frame["dataset"].map(order), _m=frame["model"].map(models)
+    frame = pd.DataFrame.from_records(records).reindex(columns=RESULT_COLUMNS)
+    datasets = list(dict.fromkeys(t.dataset for t in tasks))
+    models = list(dict.fromkeys(t.model for t in tasks))
+    order = frame.assign(
+        _d=frame["dataset"].map(datasets.index), _m=frame["model"].map(models.index)
     ).sort_values(["_d", "_m", "split"], kind="stable")
-    frame = frame.drop(columns=["_d", "_m"]).reset_index(drop=True)
+    frame = frame.loc[order.index].reset_index(drop=True)
     frame["error"] = frame["error"].fillna("").astype(str)
     frame["cached"] = frame["cached"].astype(bool)
     for col in ("split", "n_train", "n_test", "n_test_minority"):
@@ -608,6 +479,24 @@ def _to_frame(records, tasks):
     return frame
 
 
+@validate_params(
+    {
+        "estimators": [dict, list, tuple, None],
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "categorical_features": ["array-like", None],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "test_size": [Interval(RealNotInt, 0, 1, closed="neither")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "preprocess": ["boolean"],
+        "device": [str, None],
+        "n_jobs": [Integral, None],
+        "cache_dir": [str, os.PathLike, None],
+        "dataset_name": [str],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def compare(
     estimators,
     X,
@@ -629,7 +518,8 @@ def compare(
     Every estimator is fitted on the training rows of each split (by default
     behind a preprocessor fitted on those rows only) and scored on the held-out
     rows with average precision, ROC AUC, balanced accuracy and the geometric
-    mean of the per-class recalls (G-mean).
+    mean of the per-class recalls (G-mean), through
+    :func:`sklearn.model_selection.cross_validate`.
 
     Parameters
     ----------
@@ -666,7 +556,7 @@ def compare(
         'cuda'); None leaves them as they are.
     n_jobs : int or None, default=None
         Fits run in parallel processes (joblib); None means 1, -1 all cores.
-        Each process uses ``cores // n_jobs`` threads.
+        joblib limits each process to ``cores // n_jobs`` threads.
     cache_dir : str, path or None, default=None
         Folder for one small JSON file per (model, data set, split,
         configuration). Finished fits found there are read instead of being
@@ -682,17 +572,18 @@ def compare(
     results : pandas.DataFrame
         One row per (model, split) with the columns ``dataset``, ``model``,
         ``split``, ``average_precision``, ``roc_auc``, ``balanced_accuracy``,
-        ``g_mean``, ``fit_time`` and ``predict_time`` (seconds), ``n_train``,
-        ``n_test``, ``n_test_minority`` (test rows of the rarest class),
-        ``n_iter`` and ``n_steps`` (epochs and optimiser steps of the
-        skmetabalance networks, else NaN; ``n_iter`` also holds the
-        iterations of estimators that report an integer ``n_iter_``),
-        ``error`` (empty, or why the fit failed; its scores are then NaN) and
-        ``cached``.
+        ``g_mean``, ``fit_time`` and ``score_time`` (seconds to fit, and to
+        predict and score the test rows), ``n_train``, ``n_test``,
+        ``n_test_minority`` (test rows of the rarest class), ``n_iter`` and
+        ``n_steps`` (epochs and optimiser steps of the skmetabalance networks,
+        else NaN; ``n_iter`` also holds the iterations of estimators that
+        report an integer ``n_iter_``), ``error`` (empty, or why the fit
+        failed; its scores are then NaN) and ``cached``.
 
     See Also
     --------
-    skmetabalance.benchmark.summarize : Mean, spread and rank tables.
+    summarize : One row per model: mean scores, rank, time.
+    score_table : Data sets x models table of mean ± std.
 
     Examples
     --------

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import StrOptions, validate_params
 
-__all__ = [
-    "MODEL_NAMES",
-    "NETWORK_MODELS",
-    "make_estimator",
-    "make_preprocessor",
-    "model_descriptions",
-]
+__all__ = ["MODEL_NAMES", "make_estimator"]
 
 #: Settings shared by every network of the benchmark: the same size, optimiser,
 #: epoch budget and early stopping, so that only the training strategy differs.
@@ -22,6 +17,9 @@ NETWORK_SETTINGS = {
     "early_stopping": True,
     "max_iter": 100,
 }
+
+#: DataFrame column dtypes one-hot encoded when no categorical columns are named.
+CATEGORICAL_DTYPES = ["category", "object", "string"]
 
 
 def _metabalance():
@@ -34,6 +32,10 @@ def _net(**kwargs):
     from .. import BalancedNetClassifier
 
     return BalancedNetClassifier(**NETWORK_SETTINGS, **kwargs)
+
+
+def _net_weighted():
+    return _net(class_weight="balanced")
 
 
 def _net_ros():
@@ -80,7 +82,7 @@ _REGISTRY = {
     ),
     "net_plain": (_net, "BalancedNetClassifier(), no re-balancing"),
     "net_weighted": (
-        lambda: _net(class_weight="balanced"),
+        _net_weighted,
         "BalancedNetClassifier(class_weight='balanced')",
     ),
     "net_ros": (_net_ros, "BalancedNetClassifier(sampler=RandomOverSampler())"),
@@ -101,81 +103,79 @@ _REGISTRY = {
 #: Names of the built-in models, in the order they are reported.
 MODEL_NAMES = tuple(_REGISTRY)
 #: The built-in models that are neural networks trained by skmetabalance.
-NETWORK_MODELS = (
-    "metabalance",
-    "net_plain",
-    "net_weighted",
-    "net_ros",
-    "net_rus",
-    "net_smote",
+NETWORK_MODELS = tuple(
+    name for name in MODEL_NAMES if name == "metabalance" or name.startswith("net_")
 )
+#: One line describing each built-in model.
+MODEL_DESCRIPTIONS = {name: text for name, (_, text) in _REGISTRY.items()}
 
 
-def model_descriptions():
-    """Map each built-in model name to a one-line description."""
-    return {name: text for name, (_, text) in _REGISTRY.items()}
+def build_model(name):
+    """The built-in model ``name``; the caller has checked that it exists."""
+    return _REGISTRY[name][0]()
 
 
+@validate_params(
+    {"name": [StrOptions(set(MODEL_NAMES))]}, prefer_skip_nested_validation=True
+)
 def make_estimator(name):
-    """A fresh, unfitted estimator for the built-in model ``name``.
-
-    The estimator is returned without preprocessing; :func:`compare` puts the
-    preprocessor in front of it.
-    """
-    try:
-        factory = _REGISTRY[name][0]
-    except KeyError:
-        raise ValueError(
-            f"Unknown model name {name!r}; the built-in models are "
-            f"{', '.join(MODEL_NAMES)}."
-        ) from None
-    return factory()
-
-
-def make_preprocessor(categorical_features=None):
-    """StandardScaler on numeric columns, one-hot encoding on categorical ones.
+    """A fresh, unfitted estimator for a built-in model of the benchmark.
 
     Parameters
     ----------
-    categorical_features : array-like of bool, of int or of str, or None
-        Boolean mask, column indices or (for DataFrames) column names of the
-        categorical columns. None or an empty selection scales every column.
+    name : str
+        One of ``MODEL_NAMES``: ``'metabalance'``, ``'net_plain'``,
+        ``'net_weighted'``, ``'net_ros'``, ``'net_rus'``, ``'net_smote'``,
+        ``'logreg'``, ``'brf'``, ``'hgb'``.
 
     Returns
     -------
-    preprocessor : ColumnTransformer or StandardScaler
-        Unfitted; fit it on training rows only.
+    estimator : estimator object
+        Without preprocessing; :func:`compare` puts the preprocessor in front
+        of it. The networks share ``early_stopping=True`` and ``max_iter=100``.
+
+    Examples
+    --------
+    >>> from skmetabalance.benchmark import make_estimator
+    >>> make_estimator("net_ros").sampler
+    RandomOverSampler()
     """
-    if categorical_features is None:
-        return StandardScaler()
-    cats = np.asarray(categorical_features)
-    if cats.size == 0 or (cats.dtype == bool and not cats.any()):
-        return StandardScaler()
-    if cats.dtype == bool:
-        categorical = np.flatnonzero(cats).tolist()
-        numeric = np.flatnonzero(~cats).tolist()
-        return ColumnTransformer(
-            [
-                ("numeric", StandardScaler(), numeric),
-                ("categorical", _one_hot(), categorical),
-            ]
-        )
-    # Indices or names: everything else is numeric.
-    return ColumnTransformer(
-        [("categorical", _one_hot(), cats.tolist())],
-        remainder=StandardScaler(),
-    )
+    return build_model(name)
 
 
 def _one_hot():
     return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
 
 
-def with_preprocessing(estimator, categorical_features=None):
-    """``Pipeline([("preprocess", ...), ("model", clone(estimator))])``."""
-    return Pipeline(
+def make_preprocessor(X, categorical_features=None):
+    """StandardScaler on numeric columns, one-hot encoding on categorical ones.
+
+    ``categorical_features`` is a boolean mask, column indices or (for
+    DataFrames) column names. None scales every column of an array, and
+    one-hot encodes the columns of a DataFrame whose dtype is categorical,
+    object or string. The result is unfitted: fit it on training rows only.
+    """
+    if categorical_features is None:
+        if not hasattr(X, "select_dtypes"):
+            return StandardScaler()
+        numeric = make_column_selector(dtype_exclude=CATEGORICAL_DTYPES)
+        categorical = make_column_selector(dtype_include=CATEGORICAL_DTYPES)
+    else:
+        cats = np.asarray(categorical_features)
+        if cats.dtype != bool:
+            return ColumnTransformer(
+                [("categorical", _one_hot(), cats.tolist())],
+                remainder=StandardScaler(),
+            )
+        numeric, categorical = ~cats, cats
+    return ColumnTransformer(
         [
-            ("preprocess", make_preprocessor(categorical_features)),
-            ("model", clone(estimator)),
+            ("numeric", StandardScaler(), numeric),
+            ("categorical", _one_hot(), categorical),
         ]
     )
+
+
+def with_preprocessing(estimator, preprocessor):
+    """``Pipeline([("preprocess", preprocessor), ("model", clone(estimator))])``."""
+    return Pipeline([("preprocess", preprocessor), ("model", clone(estimator))])

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._compare import METRICS
 
-__all__ = ["summarize", "score_table", "write_summary", "plot_scores"]
+__all__ = ["summarize", "score_table", "plot_scores"]
+
+_RESULTS = [pd.DataFrame]
+_METRIC = [StrOptions(set(METRICS))]
 
 METRIC_LABELS = {
     "average_precision": "average precision",
@@ -27,7 +33,7 @@ def _ok(results):
     return results[results["error"].fillna("") == ""]
 
 
-def mean_scores(results, metric="average_precision"):
+def _mean_scores(results, metric="average_precision"):
     """Data sets x models table of the mean score over splits."""
     ok = _ok(results)
     table = ok.pivot_table(
@@ -38,14 +44,39 @@ def mean_scores(results, metric="average_precision"):
     )
 
 
-def rank_table(results, metric="average_precision"):
+def _rank_table(results, metric="average_precision"):
     """Rank of each model on each data set by mean score (1 = best; ties share)."""
-    means = mean_scores(results, metric)
+    means = _mean_scores(results, metric)
     return means.rank(axis=1, ascending=False, method="average", na_option="bottom")
 
 
+@validate_params(
+    {
+        "results": _RESULTS,
+        "metric": _METRIC,
+        "digits": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def score_table(results, metric="average_precision", digits=3):
-    """Data sets x models table of ``"mean ± std"`` strings over the splits."""
+    """Data sets x models table of ``"mean ± std"`` of a metric over the splits.
+
+    Parameters
+    ----------
+    results : DataFrame
+        As returned by :func:`compare` (one or several data sets).
+    metric : str, default='average_precision'
+        One of ``'average_precision'``, ``'roc_auc'``, ``'balanced_accuracy'``
+        and ``'g_mean'``.
+    digits : int, default=3
+        Decimals shown.
+
+    Returns
+    -------
+    table : DataFrame of str
+        Indexed by data set, one column per model; ``"failed"`` where every
+        split of a model failed on a data set.
+    """
     ok = _ok(results)
     grouped = ok.groupby(["dataset", "model"])[metric]
     mean, std = grouped.mean(), grouped.std(ddof=1)
@@ -61,6 +92,9 @@ def score_table(results, metric="average_precision", digits=3):
     return table.fillna("failed")
 
 
+@validate_params(
+    {"results": _RESULTS, "metric": _METRIC}, prefer_skip_nested_validation=True
+)
 def summarize(results, metric="average_precision"):
     """One row per model: mean of every metric over data sets, rank, time.
 
@@ -80,13 +114,18 @@ def summarize(results, metric="average_precision"):
         ``fit_time`` (mean seconds per fit), ``n_fits`` and ``n_failed``. The
         means are NaN for a model that failed on every split of a data set
         (it is ranked last there).
+
+    See Also
+    --------
+    compare : The results summarised here.
+    score_table : Mean ± std per data set and model.
     """
     models = _ordered(results["model"])
     out = pd.DataFrame(index=pd.Index(models, name="model"))
     for m in METRICS:
         # NaN when a data set failed: a mean over fewer sets is not comparable.
-        out[m] = mean_scores(results, m).mean(axis=0, skipna=False)
-    ranks = rank_table(results, metric)
+        out[m] = _mean_scores(results, m).mean(axis=0, skipna=False)
+    ranks = _rank_table(results, metric)
     out["mean_rank"] = ranks.mean(axis=0)
     out["wins"] = (ranks <= 1.0).sum(axis=0).astype(int)
     ok = _ok(results)
@@ -114,8 +153,9 @@ def _fmt(value, digits=3):
     return f"{value:.{digits}f}"
 
 
-def summary_markdown(
+def write_summary(
     results,
+    path,
     *,
     metric="average_precision",
     title="skmetabalance benchmark",
@@ -124,7 +164,7 @@ def summary_markdown(
     dataset_info=None,
     reference="metabalance",
 ):
-    """The text of ``summary.md``."""
+    """Write the Markdown report of a benchmark run (``summary.md``) to ``path``."""
     label = METRIC_LABELS.get(metric, metric)
     models = _ordered(results["model"])
     datasets = _ordered(results["dataset"])
@@ -143,8 +183,8 @@ def summary_markdown(
         "",
     ]
     strings = score_table(results, metric)
-    means = mean_scores(results, metric)
-    ranks = rank_table(results, metric)
+    means = _mean_scores(results, metric)
+    ranks = _rank_table(results, metric)
     info_cols = []
     if dataset_info is not None:
         info_cols = [c for c in ("rows", "minority share") if c in dataset_info.columns]
@@ -242,21 +282,39 @@ def summary_markdown(
         parts += ["", "## Models", ""]
         parts += [f"* `{m}`: {descriptions.get(m, m)}" for m in models]
     parts.append("")
-    return "\n".join(parts)
-
-
-def write_summary(results, path, **kwargs):
-    """Write :func:`summary_markdown` to ``path``."""
-    text = summary_markdown(results, **kwargs)
+    text = "\n".join(parts)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     return text
 
 
+@validate_params(
+    {
+        "results": _RESULTS,
+        "path": [str, os.PathLike],
+        "metric": _METRIC,
+        "title": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_scores(results, path, *, metric="average_precision", title=None):
-    """Per-data-set mean ± std of ``metric`` for every model, and the mean rank.
+    """Draw the per-data-set mean ± std of a metric for every model, and the mean rank.
 
-    Returns the path written, or None when matplotlib is not installed.
+    Parameters
+    ----------
+    results : DataFrame
+        As returned by :func:`compare` (one or several data sets).
+    path : str or path
+        The image file to write (PNG, SVG, PDF: any format matplotlib knows).
+    metric : str, default='average_precision'
+        The metric drawn and ranked.
+    title : str or None, default=None
+        The figure title; None describes the metric.
+
+    Returns
+    -------
+    path : str, path or None
+        The path written, or None when matplotlib is not installed.
     """
     try:
         import matplotlib
@@ -271,7 +329,7 @@ def plot_scores(results, path, *, metric="average_precision", title=None):
     datasets = _ordered(results["dataset"])
     grouped = ok.groupby(["dataset", "model"])[metric]
     mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
-    ranks = rank_table(results, metric).mean(axis=0)
+    ranks = _rank_table(results, metric).mean(axis=0)
 
     height = max(3.0, 0.55 * len(datasets) * max(1.0, len(models) / 6) + 1.5)
     fig, (ax, axr) = plt.subplots(

@@ -3,7 +3,9 @@
 The tabular data sets are small real data sets (from the UCI and KEEL
 repositories and from R packages) shipped inside skmetabalance, so they load
 offline; :func:`list_datasets` lists them and :func:`load_dataset` loads one.
-Binary sets use the target 1 for the minority (positive) class.
+Binary sets use the target 1 for the minority (positive) class. In the
+source repository, ``benchmarks/tools/build_datasets.py`` rebuilds the shipped
+files from the packages that distribute them and verifies them (``--check``).
 
 :func:`load_fashion_mnist_lt` builds a long-tailed Fashion-MNIST image task
 from the original files on disk (not shipped; see its documentation).

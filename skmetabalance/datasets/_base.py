@@ -13,6 +13,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import validate_params
 
 _DATA_PACKAGE = "skmetabalance.datasets"
 _DATA_FOLDER = "data"
@@ -50,23 +51,9 @@ def _registry():
     return registry["datasets"]
 
 
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"{name} must be a bool (True or False), got {value!r} "
-            f"of type {type(value).__name__}."
-        )
-    return bool(value)
-
-
 def _entry(name):
     """Registry entry of ``name``, with a clear error for a bad name."""
     datasets = _registry()
-    if not isinstance(name, str):
-        raise TypeError(
-            f"name must be a str naming a data set, got {name!r} of type "
-            f"{type(name).__name__}."
-        )
     if name not in datasets:
         valid = ", ".join(repr(n) for n in datasets)
         raise ValueError(
@@ -157,7 +144,7 @@ def _read_payload(entry):
     return payload
 
 
-def _describe(name, entry):
+def _compose_descr(name, entry):
     """Compose the ``DESCR`` text of one data set from its registry entry."""
     counts = ", ".join(
         f"{code} = {label!r}: {count:,}"
@@ -262,6 +249,10 @@ def _codes(values, categories, column):
     return codes.astype(np.int64)
 
 
+@validate_params(
+    {"name": [str], "as_frame": ["boolean"], "return_X_y": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_dataset(name, *, as_frame=False, return_X_y=False):
     """Load one of the class-imbalanced data sets shipped with skmetabalance.
 
@@ -321,10 +312,8 @@ def load_dataset(name, *, as_frame=False, return_X_y=False):
     Raises
     ------
     ValueError
-        If ``name`` is not the name of a shipped data set; the message lists
-        the valid names.
-    TypeError
-        If ``name`` is not a str or a flag is not a bool.
+        If ``name`` is not the name of a shipped data set (the message lists
+        the valid names), is not a str, or a flag is not a bool.
     OSError
         If the shipped file is damaged (its sha256 differs from the one in
         ``registry.json``) or does not match its registry entry.
@@ -345,8 +334,6 @@ def load_dataset(name, *, as_frame=False, return_X_y=False):
     'category'
     """
     entry = _entry(name)
-    as_frame = _check_bool(as_frame, "as_frame")
-    return_X_y = _check_bool(return_X_y, "return_X_y")
 
     frame, codes, y = _parse(_read_payload(entry), entry)
     feature_names = list(entry["feature_names"])
@@ -381,5 +368,5 @@ def load_dataset(name, *, as_frame=False, return_X_y=False):
         class_counts=np.asarray(entry["class_counts"], dtype=np.int64),
         task=entry["task"],
         name=name,
-        DESCR=_describe(name, entry),
+        DESCR=_compose_descr(name, entry),
     )

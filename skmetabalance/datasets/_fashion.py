@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import gzip
 import math
-import numbers
 import os
 import struct
 import textwrap
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 DEFAULT_FASHION_MNIST_HOME = "/usr/share/datasets/fashion-mnist"
 
@@ -96,18 +97,6 @@ def long_tail_counts(n_max, n_classes, imbalance_factor):
     return np.maximum(counts, 1).astype(np.int64)
 
 
-def _resolve_home(data_home):
-    if data_home is None:
-        return Path(DEFAULT_FASHION_MNIST_HOME)
-    if not isinstance(data_home, (str, os.PathLike)):
-        raise TypeError(
-            "data_home must be None or a path (str or os.PathLike) to the folder "
-            f"of the Fashion-MNIST IDX files, got {data_home!r} of type "
-            f"{type(data_home).__name__}."
-        )
-    return Path(data_home)
-
-
 def _find_files(home):
     """Paths of the four IDX files (gzip-compressed or not) under ``home``."""
     found, missing = {}, []
@@ -168,34 +157,16 @@ def _read_split(files, split):
     return images, labels
 
 
-def _check_imbalance_factor(imbalance_factor):
-    if isinstance(imbalance_factor, bool) or not isinstance(
-        imbalance_factor, numbers.Real
-    ):
-        raise TypeError(
-            "imbalance_factor must be a real number >= 1, got "
-            f"{imbalance_factor!r} of type {type(imbalance_factor).__name__}."
-        )
-    if not math.isfinite(imbalance_factor) or imbalance_factor < 1:
-        raise ValueError(
-            f"imbalance_factor must be a finite number >= 1, got {imbalance_factor!r}."
-        )
-    return float(imbalance_factor)
-
-
-def _check_n_max(n_max, available):
-    if n_max is None:
-        return int(available.min())
-    if isinstance(n_max, bool) or not isinstance(n_max, numbers.Integral):
-        raise TypeError(
-            f"n_max must be None or an int >= 1, got {n_max!r} of type "
-            f"{type(n_max).__name__}."
-        )
-    if n_max < 1:
-        raise ValueError(f"n_max must be an int >= 1, got {n_max}.")
-    return int(n_max)
-
-
+@validate_params(
+    {
+        "imbalance_factor": [Interval(Real, 1, None, closed="left")],
+        "n_max": [Interval(Integral, 1, None, closed="left"), None],
+        "data_home": [str, os.PathLike, None],
+        "random_state": ["random_state"],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_fashion_mnist_lt(
     imbalance_factor=100,
     *,
@@ -270,10 +241,12 @@ def load_fashion_mnist_lt(
         If an IDX file is missing from ``data_home``; the message says how to
         get the files.
     ValueError
-        If a file is not a valid IDX file, or a parameter is out of range
-        (including an ``n_max`` larger than a class has images).
+        If a file is not a valid IDX file, or a parameter has the wrong type
+        or is out of range (including an ``n_max`` larger than a class has
+        images).
     TypeError
-        If a parameter has the wrong type.
+        If a parameter has the wrong type, including a bool
+        ``imbalance_factor``.
 
     See Also
     --------
@@ -286,13 +259,13 @@ def load_fashion_mnist_lt(
     >>> lt.class_counts  # doctest: +SKIP
     array([6000, 3596, 2156, 1292,  774,  464,  278,  166,  100,   60])
     """
-    factor = _check_imbalance_factor(imbalance_factor)
-    if not isinstance(return_X_y, (bool, np.bool_)):
+    if isinstance(imbalance_factor, bool):
         raise TypeError(
-            f"return_X_y must be a bool (True or False), got {return_X_y!r} of "
-            f"type {type(return_X_y).__name__}."
+            "The 'imbalance_factor' parameter of load_fashion_mnist_lt must be a "
+            f"real number >= 1, not a bool. Got {imbalance_factor!r} instead."
         )
-    home = _resolve_home(data_home)
+    factor = float(imbalance_factor)
+    home = Path(DEFAULT_FASHION_MNIST_HOME if data_home is None else data_home)
     rng = check_random_state(random_state)
 
     files = _find_files(home)
@@ -306,7 +279,7 @@ def load_fashion_mnist_lt(
 
     n_classes = len(FASHION_MNIST_CLASSES)
     available = np.bincount(train_labels, minlength=n_classes)
-    n_max = _check_n_max(n_max, available)
+    n_max = int(available.min() if n_max is None else n_max)
     counts = long_tail_counts(n_max, n_classes, factor)
     short = np.flatnonzero(counts > available)
     if short.size:

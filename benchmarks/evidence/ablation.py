@@ -14,13 +14,13 @@ Protocol (nothing here ever looks at a test split of the benchmark):
 
 Stages (each caches its fits under ``--out``; rerunning skips finished fits)::
 
-    python benchmarks/evidence_ablation.py samplers     # 16 sampler pairs + 5 baselines
-    python benchmarks/evidence_ablation.py ablations    # order, look-ahead, lambda, K, length
-    python benchmarks/evidence_ablation.py candidates   # candidate defaults
-    python benchmarks/evidence_ablation.py gradients    # how much the look-ahead moves the gradient
-    python benchmarks/evidence_ablation.py final        # benchmark test splits, recommended defaults
-    python benchmarks/evidence_ablation.py large        # fit time on the 49k-row shuttle set
-    python benchmarks/evidence_ablation.py report       # reST tables of everything cached
+    python benchmarks/evidence/ablation.py samplers     # 16 sampler pairs + 5 baselines
+    python benchmarks/evidence/ablation.py ablations    # order, look-ahead, lambda, K, length
+    python benchmarks/evidence/ablation.py candidates   # candidate defaults
+    python benchmarks/evidence/ablation.py gradients    # how much the look-ahead moves the gradient
+    python benchmarks/evidence/ablation.py final        # benchmark test splits, recommended defaults
+    python benchmarks/evidence/ablation.py large        # fit time on the 49k-row shuttle set
+    python benchmarks/evidence/ablation.py report       # reST tables of everything cached
 
 The validation scores of one stage are printed at its end.
 """
@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import rst_table
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
 from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
-from skmetabalance.benchmark._compare import execute, plan_tasks
+from skmetabalance.benchmark import compare, run_benchmark, score_table, summarize
 from skmetabalance.datasets import load_dataset
 
 #: Data sets of the study: small to large, binary, with enough minority rows
@@ -54,7 +55,7 @@ STUDY_DATASETS = (
 )
 OUTER_REPEATS = 2
 VALIDATION_SHARE = 0.3
-DEFAULT_OUT = Path(__file__).parent / "results" / "evidence"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 SAMPLERS = {
     "none": None,
@@ -190,8 +191,6 @@ def stage_final(args):
     """
     import shutil
 
-    from skmetabalance.benchmark import run_benchmark
-
     out = args.out / "final"
     run_benchmark(
         datasets=list(FINAL_DATASETS),
@@ -202,7 +201,7 @@ def stage_final(args):
             "metabalance": MetaBalanceClassifier(early_stopping=True, **RECOMMENDED)
         },
     )
-    static = Path(__file__).parents[1] / "docs" / "_static"
+    static = Path(__file__).resolve().parents[2] / "docs" / "_static"
     if static.is_dir():
         shutil.copy(out / "scores.png", static / "evidence_scores.png")
     print((out / "summary.md").read_text())
@@ -211,8 +210,6 @@ def stage_final(args):
 
 def stage_large(args):
     """Fit time on the largest set (shuttle, 49,097 rows), one split."""
-    from skmetabalance.benchmark import run_benchmark
-
     results = run_benchmark(
         datasets=["shuttle"],
         models=["net_ros"],
@@ -230,15 +227,10 @@ def stage_large(args):
 
 def final_rst(results):
     """reST tables of the final comparison: AP per data set, every metric."""
-    from skmetabalance.benchmark import score_table, summarize
-
     results = results.assign(error=results["error"].fillna(""))
     table = score_table(results)
-    per_ds = results.pivot_table(
-        index="dataset", columns="model", values="average_precision"
-    )
-    table.loc["mean"] = per_ds.mean()[table.columns].map("{:.3f}".format)
     summary = summarize(results)
+    table.loc["mean"] = summary["average_precision"][table.columns].map("{:.3f}".format)
     table.loc["mean rank"] = summary["mean_rank"][table.columns].map("{:.2f}".format)
     parts = [rst_table(table, "dataset")]
     cols = ["average_precision", "roc_auc", "balanced_accuracy", "g_mean"]
@@ -282,84 +274,58 @@ def stage_candidates():
 
 
 # ----------------------------------------------------------------- the protocol
-def development_tasks(configs, datasets, repeats, cache_dir):
-    tasks = []
-    for name in datasets:
+def run_stage(configs, args):
+    """Fit every configuration on the development rows; score the validation rows.
+
+    The test rows of benchmark split ``r`` (stratified, 30 %, seed ``r``, as
+    :func:`skmetabalance.benchmark.compare` draws them) are dropped; the rest
+    is one :func:`~skmetabalance.benchmark.compare` split with seed
+    ``1000 + r``.
+    """
+    t0 = time.perf_counter()
+    parts = []
+    for name in args.datasets:
         bunch = load_dataset(name)
         X, y = bunch.data, bunch.target
-        for r in range(repeats):
+        for r in range(args.repeats):
             dev, _test = train_test_split(
                 np.arange(len(y)), test_size=0.3, stratify=y, random_state=r
             )
             dev = np.sort(dev)
-            tasks += plan_tasks(
+            part = compare(
                 configs,
                 X[dev],
                 y[dev],
-                dataset_name=f"{name}#{r}",
                 categorical_features=bunch.categorical_features,
                 n_repeats=1,
                 test_size=VALIDATION_SHARE,
                 random_state=1000 + r,
                 device="cpu",
-                cache_dir=cache_dir,
+                n_jobs=args.n_jobs,
+                cache_dir=args.out / "cache",
+                dataset_name=name,
+                progress=True,
             )
-    return tasks
-
-
-def run_stage(configs, args):
-    tasks = development_tasks(configs, args.datasets, args.repeats, args.out / "cache")
-    t0 = time.perf_counter()
-    results = execute(tasks, n_jobs=args.n_jobs, progress=True)
+            parts.append(part.assign(repeat=r))
+    results = pd.concat(parts, ignore_index=True)
     print(
-        f"{len(tasks)} fits ({int((~results['cached']).sum())} new) in "
+        f"{len(results)} fits ({int((~results['cached']).sum())} new) in "
         f"{time.perf_counter() - t0:.0f} s"
     )
-    results = _tidy(results)
     print(validation_table(results).to_string(float_format="{:.3f}".format))
     return results
 
 
-def _tidy(results):
-    parts = results["dataset"].str.rsplit("#", n=1, expand=True)
-    return results.assign(dataset=parts[0], repeat=parts[1].astype(int))
-
-
 def validation_table(results, metric="average_precision"):
     """One row per configuration: mean validation score, rank, steps, time."""
-    per_ds = results.groupby(["model", "dataset"])[metric].mean().unstack()
-    ranks = per_ds.rank(axis=0, ascending=False)
+    summary = summarize(results, metric)
     table = pd.DataFrame(
-        {
-            "mean AP": per_ds.mean(axis=1),
-            "mean rank": ranks.mean(axis=1),
-        }
-    )
-    for d in per_ds.columns:
-        table[d] = per_ds[d]
+        {"mean AP": summary[metric], "mean rank": summary["mean_rank"]}
+    ).join(results.pivot_table(index="model", columns="dataset", values=metric))
     table["steps"] = results.groupby("model")["n_steps"].median()
-    table["fit s"] = results.groupby("model")["fit_time"].mean()
-    table["failed"] = (results["error"] != "").groupby(results["model"]).sum()
+    table["fit s"] = summary["fit_time"]
+    table["failed"] = summary["n_failed"]
     return table.sort_values("mean AP", ascending=False)
-
-
-def rst_table(frame, index_name="configuration", digits=3):
-    """A reST simple table of a DataFrame (index as the first column)."""
-    header = [index_name, *map(str, frame.columns)]
-    body = []
-    for idx, row in frame.iterrows():
-        cells = [str(idx)]
-        for v in row:
-            if isinstance(v, (float, np.floating)):
-                cells.append("–" if not np.isfinite(v) else f"{v:.{digits}f}")
-            else:
-                cells.append(str(v))
-        body.append(cells)
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)), rule]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
-    return "\n".join([*lines, rule])
 
 
 def report(results):
@@ -382,88 +348,137 @@ def report(results):
 
 
 # --------------------------------------------------------------- the gradients
+def meta_gradient(module, batches, *, inner_lr, first_order, inner_loss_weight):
+    """The MetaBalance gradient at the module's weights, flattened.
+
+    Written here with torch.func, independently of the package's engine: for
+    task ``k``, ``theta_k = theta - inner_lr * grad L(theta; B_in^k)`` and the
+    task loss is ``L(theta_k; B_out^k) + inner_loss_weight * L(theta;
+    B_in^k)``; the result is the mean over tasks of its gradient with respect
+    to ``theta``, through the look-ahead (second order) or with the outer
+    gradient taken at ``theta_k`` (first order). ``L`` is binary cross-entropy
+    on one logit; ``batches`` is ``(x_in, y_in, x_out, y_out)`` with a leading
+    task dimension.
+    """
+    import torch
+    import torch.nn.functional as F
+    from torch.func import functional_call, grad, vmap
+
+    params = {k: p.detach() for k, p in module.named_parameters()}
+
+    def loss(p, x, y):
+        logits = functional_call(module, p, (x,)).reshape(-1)
+        return F.binary_cross_entropy_with_logits(logits, y)
+
+    def task_loss(p, x_in, y_in, x_out, y_out):
+        g = grad(loss)(p, x_in, y_in)
+        fast = {k: p[k] - inner_lr * g[k] for k in p}
+        return loss(fast, x_out, y_out) + inner_loss_weight * loss(p, x_in, y_in)
+
+    def task_grad(p, x_in, y_in, x_out, y_out):
+        if not first_order:
+            return grad(task_loss)(p, x_in, y_in, x_out, y_out)
+        g_in = grad(loss)(p, x_in, y_in)
+        fast = {k: p[k] - inner_lr * g_in[k] for k in p}
+        g_out = grad(loss)(fast, x_out, y_out)
+        return {k: g_out[k] + inner_loss_weight * g_in[k] for k in p}
+
+    g = vmap(task_grad, in_dims=(None, 0, 0, 0, 0))(params, *batches)
+    return torch.cat([v.mean(0).reshape(-1) for v in g.values()])
+
+
+def _fresh_module(n_features):
+    """The built-in network's architecture, MLP (64, 64), freshly initialised."""
+    import torch
+    from torch import nn
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Linear(n_features, 64),
+            nn.ReLU(),
+            nn.Linear(64, 64),
+            nn.ReLU(),
+            nn.Linear(64, 1),
+        )
+
+
+def _scaled(bunch):
+    """StandardScaler on numeric columns, one-hot on categorical ones, float32."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cats = bunch.categorical_features
+    transformer = make_column_transformer(
+        (StandardScaler(), ~cats),
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), cats),
+    )
+    return transformer.fit_transform(bunch.data).astype(np.float32)
+
+
 def stage_gradients(args):
     """Relative change of the meta-gradient caused by the look-ahead.
 
     For a network at initialisation and after 30 epochs with the recommended
-    defaults, K = 16 task batches of 32 rows
-    are drawn and the meta-gradient is computed at the same weights with
-    inner_lr = 0 (no look-ahead), 0.01 and 0.1, first and second order, and
-    lambda = 0.01 as in the published code. The
-    table reports ||g - g_ref|| / ||g_ref|| against the first-order gradient
-    with inner_lr = 0, averaged over 20 draws, at initialisation and after
-    training.
+    defaults, K = 16 task batches of 32 rows are drawn and the meta-gradient
+    (:func:`meta_gradient`) is computed at the same weights with inner_lr = 0
+    (no look-ahead), 0.01 and 0.1, first and second order, and lambda = 0.01
+    as in the published code; "outer only" is the gradient of the outer loss
+    alone (inner_lr = 0, lambda = 0). The table reports ||g - g_ref|| /
+    ||g_ref|| against the first-order gradient with inner_lr = 0, averaged
+    over 20 draws, at initialisation and after training.
     """
     import torch
 
-    from skmetabalance._meta import make_loss_fn, meta_grad
-    from skmetabalance.benchmark import make_preprocessor
-
+    K, b = 16, 32
+    variants = {
+        f"inner_lr={lr}, {'first' if fo else 'second'} order": dict(
+            inner_lr=lr, first_order=fo, inner_loss_weight=0.01
+        )
+        for lr in (0.0, 0.01, 0.1)
+        for fo in (True, False)
+    }
+    variants["outer only"] = dict(inner_lr=0.0, first_order=True, inner_loss_weight=0)
+    reference = "inner_lr=0.0, first order"
     rows = []
-    for name in ("yeast_me2", "page_blocks0", "lending_club"):
+    for name in args.gradient_datasets:
         bunch = load_dataset(name)
-        X = make_preprocessor(bunch.categorical_features).fit_transform(bunch.data)
-        X = np.asarray(X, dtype=np.float32)
-        y = bunch.target
+        X, y = _scaled(bunch), bunch.target
+        Xr, yr = RandomOverSampler(random_state=0).fit_resample(X, y)
+        xt, yt = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
+        xr, yrt = torch.as_tensor(Xr), torch.as_tensor(yr, dtype=torch.float32)
         for when in ("initial", "trained"):
             if when == "initial":
                 module = _fresh_module(X.shape[1])
             else:
                 clf = MetaBalanceClassifier(
-                    **{**RECOMMENDED, "max_iter": 30}, random_state=0, device="cpu"
+                    **{**RECOMMENDED, "max_iter": args.gradient_epochs},
+                    random_state=0,
+                    device="cpu",
                 )
                 module = clf.fit(X, y).module_
-            loss_fn = make_loss_fn(module, True)
-            params = {k: p.detach() for k, p in module.named_parameters()}
-            buffers = dict(module.named_buffers())
-            Xr, yr = RandomOverSampler(random_state=0).fit_resample(X, y)
             gen = torch.Generator().manual_seed(0)
-            diffs = {}
-            for _ in range(20):
-                K, b = 16, 32
+            diffs = {label: [] for label in variants}
+            for _ in range(args.gradient_draws):
                 i_in = torch.randint(len(y), (K, b), generator=gen)
                 i_out = torch.randint(len(yr), (K, b), generator=gen)
-                xt, yt = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
-                xr, yrt = torch.as_tensor(Xr), torch.as_tensor(yr, dtype=torch.float32)
-                ones = torch.ones(K, b)
-                batches = (xt[i_in], yt[i_in], ones, xr[i_out], yrt[i_out], ones)
-                grads = {}
-                for lr in (0.0, 0.01, 0.1):
-                    for fo in (True, False):
-                        g, _, _ = meta_grad(
-                            loss_fn,
-                            params,
-                            buffers,
-                            batches,
-                            first_order=fo,
-                            inner_lr=lr,
-                            inner_steps=1,
-                            inner_loss_weight=0.01,
-                        )
-                        grads[(lr, fo)] = torch.cat([v.reshape(-1) for v in g.values()])
-                ref = grads[(0.0, True)]
-                no_inner = _outer_only_grad(loss_fn, params, buffers, batches)
-                for key, g in grads.items():
-                    diffs.setdefault(key, []).append(
-                        float((g - ref).norm() / ref.norm())
-                    )
-                diffs.setdefault("outer only", []).append(
-                    float((no_inner - ref).norm() / ref.norm())
-                )
-            for key, values in diffs.items():
-                label = (
-                    key
-                    if isinstance(key, str)
-                    else (f"inner_lr={key[0]}, {'first' if key[1] else 'second'} order")
-                )
-                rows.append(
-                    {
-                        "dataset": name,
-                        "weights": when,
-                        "gradient": label,
-                        "relative difference": np.mean(values),
-                    }
-                )
+                batches = (xt[i_in], yt[i_in], xr[i_out], yrt[i_out])
+                grads = {
+                    label: meta_gradient(module, batches, **kwargs)
+                    for label, kwargs in variants.items()
+                }
+                ref = grads[reference]
+                for label, g in grads.items():
+                    diffs[label].append(float((g - ref).norm() / ref.norm()))
+            rows += [
+                {
+                    "dataset": name,
+                    "weights": when,
+                    "gradient": label,
+                    "relative difference": np.mean(values),
+                }
+                for label, values in diffs.items()
+            ]
     table = pd.DataFrame(rows).pivot_table(
         index="gradient", columns=["dataset", "weights"], values="relative difference"
     )
@@ -471,26 +486,6 @@ def stage_gradients(args):
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "gradients.csv")
     return table
-
-
-def _fresh_module(n_features):
-    import torch
-
-    from skmetabalance._modules import MLP
-
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return MLP(n_features, 1, (64, 64), 0.0)
-
-
-def _outer_only_grad(loss_fn, params, buffers, batches):
-    """Mean gradient of the outer loss alone at theta (lambda = 0, no look-ahead)."""
-    import torch
-    from torch.func import grad, vmap
-
-    _, _, _, xo, yo, wo = batches
-    g = vmap(grad(loss_fn), in_dims=(None, None, 0, 0, 0))(params, buffers, xo, yo, wo)
-    return torch.cat([v.mean(0).reshape(-1) for v in g.values()])
 
 
 # ------------------------------------------------------------------------ main
@@ -514,6 +509,21 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument(
         "--pair", default="none,ros", help="inner,outer for 'ablations'"
+    )
+    parser.add_argument(
+        "--gradient-datasets",
+        nargs="+",
+        default=["yeast_me2", "page_blocks0", "lending_club"],
+        help="data sets of 'gradients'",
+    )
+    parser.add_argument(
+        "--gradient-draws", type=int, default=20, help="task draws of 'gradients'"
+    )
+    parser.add_argument(
+        "--gradient-epochs",
+        type=int,
+        default=30,
+        help="epochs of the trained network of 'gradients'",
     )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

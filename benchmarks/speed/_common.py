@@ -1,14 +1,13 @@
-"""Helpers shared by the ``bench_*.py`` scripts: data, timing, tables, CSV.
+"""Helpers shared by the speed scripts: data, timing, tables, CSV.
 
-The scripts are meant to be run from the repository root, e.g.
-``python benchmarks/bench_meta_step.py``; they put the repository root on
+The scripts are run from the repository root, e.g.
+``python benchmarks/speed/meta_step.py``; they put the repository root on
 ``sys.path`` so that the working-tree package is the one measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -17,12 +16,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DEFAULT_OUT = ROOT / "benchmarks" / "results"
+DEFAULT_OUT = ROOT / "benchmarks" / "speed" / "results"
 
 #: The twelve numeric ``lending_club`` columns used for the loan-default
 #: setting of the MetaBalance paper (12 -> 25 -> 1 network).
@@ -143,12 +143,20 @@ def timed(fn):
 
 
 def interleaved(named_fns, repeats, warmup=True, verbose=True):
-    """Time callables round-robin ``repeats`` times; return {name: [seconds]}.
+    """Time callables round-robin ``repeats`` times.
 
     Interleaving spreads load changes of a shared machine over all contenders,
     so ratios of medians taken in one run are fair even when absolute times
     drift.
+
+    Returns
+    -------
+    times : dict of list of float
+        Seconds of each repeat, by name.
+    note : str
+        How the times were taken, with the machine's load before and after.
     """
+    load_before = load_average()
     times = {name: [] for name in named_fns}
     if warmup:
         for fn in named_fns.values():
@@ -159,7 +167,11 @@ def interleaved(named_fns, repeats, warmup=True, verbose=True):
             times[name].append(t)
             if verbose:
                 print(f"  repeat {r + 1}/{repeats}  {name:<34s} {t:8.3f} s", flush=True)
-    return times
+    note = (
+        f"median of {repeats} interleaved repeats (1-min load average "
+        f"{load_before:.1f} before, {load_average():.1f} after)"
+    )
+    return times, note
 
 
 def median(values):
@@ -197,30 +209,26 @@ def print_table(rows, columns, floatfmt="{:.3f}"):
     """Print ``rows`` (list of dicts) as an aligned text table."""
 
     def fmt(v):
-        if isinstance(v, float):
-            if v != 0 and abs(v) < 1e-3:
-                return f"{v:.1e}"
-            return floatfmt.format(v)
-        return str(v)
+        return f"{v:.1e}" if v != 0 and abs(v) < 1e-3 else floatfmt.format(v)
 
-    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
-    widths = [
-        max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)
-    ]
-    print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    print(frame.to_string(index=False, float_format=fmt, na_rep=""))
+
+
+def report(title, rows, args, floatfmt="{:.3f}"):
+    """Print ``title`` and the table of ``rows``; write them to the CSV file."""
+    columns = list(rows[0])
+    print()
+    print(title)
+    print_table(rows, columns, floatfmt)
+    return write_csv(rows, columns, args.out, args.name)
 
 
 def write_csv(rows, columns, out_dir, name):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    pd.DataFrame(rows).reindex(columns=columns).to_csv(path, index=False)
     print(f"wrote {path}")
     return path
 
@@ -230,87 +238,3 @@ def sync(device):
 
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
-
-
-def plot_summary(results_dir, out_png):
-    """Draw the figure of docs/performance.rst from the benchmarks' CSV files.
-
-    Left: fit time of the published loan-default setting, for every contender
-    of ``bench_meta_step.py`` and ``bench_vs_plain.py``. Right: time per epoch
-    against rows from ``bench_scaling.py``, with the linear trend through the
-    100k-row point.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    results_dir = Path(results_dir)
-
-    def read(name):
-        with open(results_dir / name, newline="") as fh:
-            return list(csv.DictReader(fh))
-
-    meta = read("meta_step.csv")
-    plain = read("vs_plain.csv")
-    scaling = [r for r in read("scaling.csv") if r["sweep"] == "rows"]
-
-    bars = []
-    for r in meta:
-        bars.append(
-            (f"straightforward loop, {r['order']} order", float(r["reference_s"]))
-        )
-    for r in plain:
-        if not r["estimator"].startswith("MetaBalance"):
-            bars.append((r["estimator"], float(r["fit_s"])))
-    for r in meta:
-        bars.append((f"MetaBalanceClassifier, {r['order']} order", float(r["ours_s"])))
-    epochs = meta[0]["epochs"]
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    names = [b[0] for b in bars]
-    values = [b[1] for b in bars]
-    colors = ["#1f77b4" if n.startswith("MetaBalance") else "#bbbbbb" for n in names]
-    ax1.barh(range(len(bars)), values, color=colors)
-    ax1.set_yticks(range(len(bars)), names, fontsize=8)
-    ax1.invert_yaxis()
-    ax1.set_xscale("log")
-    ax1.set_xlabel(f"fit time, {epochs} epochs (s, log scale)")
-    ax1.set_title("Loan-default setting (K = 81), 1 thread", fontsize=10)
-    for i, v in enumerate(values):
-        ax1.text(v * 1.1, i, f"{v:.2f} s", va="center", fontsize=7)
-    ax1.set_xlim(min(values) / 2, max(values) * 6)
-
-    rows = [int(r["rows"]) for r in scaling]
-    per_epoch = [float(r["s_per_epoch"]) for r in scaling]
-    ax2.loglog(rows, per_epoch, "o-", color="#1f77b4", label="measured")
-    if 100_000 in rows:
-        t100 = per_epoch[rows.index(100_000)]
-        ax2.loglog(
-            rows,
-            [t100 * n / 100_000 for n in rows],
-            "--",
-            color="#888888",
-            label="linear through 100k",
-        )
-    ax2.set_xlabel("rows (30 features, 1 % positives)")
-    ax2.set_ylabel("seconds per epoch")
-    ax2.set_title("MLP (64, 64), K = 16, batches of 32, first order", fontsize=10)
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    print(f"wrote {out_png}")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description="Draw docs/_static/performance_summary.png from the CSV files."
-    )
-    parser.add_argument("--results", type=Path, default=DEFAULT_OUT)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=ROOT / "docs" / "_static" / "performance_summary.png",
-    )
-    cli = parser.parse_args()
-    plot_summary(cli.results, cli.out)

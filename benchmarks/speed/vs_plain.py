@@ -19,8 +19,8 @@ not do.
 
 Usage::
 
-    python benchmarks/bench_vs_plain.py                  # 5 epochs, 3 repeats
-    python benchmarks/bench_vs_plain.py --epochs 3 --repeats 5 --out /tmp/res
+    python benchmarks/speed/vs_plain.py                  # 5 epochs, 3 repeats
+    python benchmarks/speed/vs_plain.py --epochs 3 --repeats 5 --out /tmp/res
 """
 
 from __future__ import annotations
@@ -35,13 +35,11 @@ from _common import (
     apply_threads,
     base_parser,
     interleaved,
-    load_average,
     loan_data,
     machine,
     median,
-    print_table,
+    report,
     sync,
-    write_csv,
 )
 from imblearn.over_sampling import SMOTE
 from sklearn.exceptions import ConvergenceWarning
@@ -168,9 +166,7 @@ def main():
         contenders["skorch NeuralNetBinaryClassifier batch 16"] = (skorch_fit, 16)
 
     fns = {name: fn for name, (fn, _) in contenders.items()}
-    load_before = load_average()
-    times = interleaved(fns, args.repeats, warmup=True)
-    load_after = load_average()
+    times, note = interleaved(fns, args.repeats, warmup=True)
 
     t_ours = median(times["MetaBalanceClassifier (K=81, first order)"])
     skorch_name = "skorch NeuralNetBinaryClassifier batch 16"
@@ -192,16 +188,9 @@ def main():
                 "device": device,
             }
         )
-    columns = list(rows[0])
-    print()
-    print(
-        f"fit time incl. SMOTE, median of {args.repeats} interleaved repeats "
-        f"(1-min load average {load_before:.1f} before, {load_after:.1f} after)"
-    )
-    print_table(rows, columns)
+    report(f"fit time incl. SMOTE, {note}", rows, args)
     if not math.isnan(t_skorch):
         print(f"MetaBalanceClassifier time / skorch time = {t_ours / t_skorch:.4f}")
-    write_csv(rows, columns, args.out, args.name)
 
 
 if __name__ == "__main__":

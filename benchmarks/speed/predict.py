@@ -7,8 +7,8 @@ repeat is one call on the full 1M rows; the median is reported.
 
 Usage::
 
-    python benchmarks/bench_predict.py                     # 1M rows, 5 repeats
-    python benchmarks/bench_predict.py --rows 200000 --threads 1 --out /tmp/res
+    python benchmarks/speed/predict.py                     # 1M rows, 5 repeats
+    python benchmarks/speed/predict.py --rows 200000 --threads 1 --out /tmp/res
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from _common import (
     apply_threads,
     base_parser,
     interleaved,
-    load_average,
     machine,
     median,
-    print_table,
+    report,
     synthetic,
-    write_csv,
 )
 
 from skmetabalance import MetaBalanceClassifier
@@ -52,9 +50,7 @@ def main():
         "predict_proba float64 input": lambda: clf.predict_proba(X64),
         "predict_proba float32 input": lambda: clf.predict_proba(X32),
     }
-    load_before = load_average()
-    times = interleaved(fns, args.repeats, warmup=True)
-    load_after = load_average()
+    times, note = interleaved(fns, args.repeats, warmup=True)
     proba = clf.predict_proba(X64)
     assert proba.shape == (args.rows, 2) and np.allclose(proba.sum(1), 1.0)
 
@@ -74,14 +70,7 @@ def main():
                 "device": str(clf.device_),
             }
         )
-    columns = list(rows[0])
-    print()
-    print(
-        f"predict_proba, median of {args.repeats} interleaved repeats "
-        f"(1-min load average {load_before:.1f} before, {load_after:.1f} after)"
-    )
-    print_table(rows, columns, floatfmt="{:,.3f}")
-    write_csv(rows, columns, args.out, args.name)
+    report(f"predict_proba, {note}", rows, args, floatfmt="{:,.3f}")
 
 
 if __name__ == "__main__":
