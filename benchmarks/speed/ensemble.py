@@ -11,7 +11,7 @@ reported with its ratio to E = 1. Settings:
   rows, SGD lr 0.02) on 8,000 x 12 generated rows with 5 % positives;
 * ``plain``: ``BalancedNetClassifier(sampler="over")`` on the default rows.
 
-    python benchmarks/speed/bench_ensemble.py [--repeats 3] [--epochs 5]
+    python benchmarks/speed/ensemble.py [--repeats 3] [--epochs 5]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ a fresh process per revision, alternating between the revisions, and the
 median time over the repeats is compared. Machines shared with other jobs make
 absolute times noisy, so read the ratio column.
 
-    python benchmarks/speed/compare_revisions.py 06015a6 HEAD --repeats 5
+    python benchmarks/speed/revisions.py 06015a6 HEAD --repeats 5
 """
 
 from __future__ import annotations

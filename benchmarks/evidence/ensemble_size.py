@@ -1,0 +1,223 @@
+"""How many ensemble members? ``n_estimators`` under a validation protocol.
+
+Protocol (bundled binary data sets):
+
+* The sets are split once, by a fixed rule made before any result was seen
+  (``SELECTION`` / ``HELD_OUT`` below: a seeded permutation of the sorted
+  names, the last third held out of every choice).
+* Five repeated stratified 70/30 train/test splits per set. On selection sets
+  the training rows are split again (stratified 75/25) and models are scored on
+  that validation part only; the test rows are never touched there. On held-out
+  sets the models are fitted on the training rows and scored on the test rows.
+* Every model is a ``StandardScaler`` (one-hot for categorical columns) in
+  front of ``MetaBalanceClassifier(n_estimators=E, random_state=split)``.
+* Per-fit results go to ``results/ensemble_size.csv``, one row per
+  (set, split, E, part); a rerun skips the rows that exist, so the study
+  resumes anywhere and every table is re-derived from the file.
+
+    python benchmarks/evidence/ensemble_size.py run [--members 1 4 8]
+    python benchmarks/evidence/ensemble_size.py report
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import wilcoxon
+from sklearn.compose import ColumnTransformer
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from skmetabalance import MetaBalanceClassifier
+from skmetabalance.datasets import load_dataset
+
+RESULTS = Path(__file__).parent / "results" / "ensemble_size.csv"
+FIELDS = ["dataset", "split", "members", "part", "ap", "fit_seconds", "n_iter"]
+BINARY_SETS = sorted(
+    [
+        "abalone_19",
+        "car_eval_4",
+        "caravan",
+        "lending_club",
+        "letter_img",
+        "optical_digits",
+        "page_blocks0",
+        "pen_digits",
+        "satimage",
+        "shuttle",
+        "shuttle_fraud",
+        "wine_quality",
+        "yeast_me2",
+    ]
+)
+_ORDER = np.random.RandomState(2026).permutation(len(BINARY_SETS))
+HELD_OUT = sorted(BINARY_SETS[i] for i in _ORDER[-(len(BINARY_SETS) // 3) :])
+SELECTION = sorted(set(BINARY_SETS) - set(HELD_OUT))
+N_SPLITS = 5
+#: A per-set mean difference counts as a win or loss only beyond this band:
+#: twice its standard error over the splits, and at least this much AP.
+MIN_EFFECT = 0.005
+
+
+def _pipeline(bunch, members, seed):
+    cats = np.asarray(bunch.categorical_features, dtype=bool)
+    if cats.any():
+        pre = ColumnTransformer(
+            [
+                ("num", StandardScaler(), np.flatnonzero(~cats)),
+                (
+                    "cat",
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    np.flatnonzero(cats),
+                ),
+            ]
+        )
+    else:
+        pre = StandardScaler()
+    net = MetaBalanceClassifier(n_estimators=members, random_state=seed)
+    return make_pipeline(pre, net)
+
+
+def _done():
+    if not RESULTS.exists():
+        return set(), []
+    with open(RESULTS) as fh:
+        rows = list(csv.DictReader(fh))
+    keys = {(r["dataset"], int(r["split"]), int(r["members"]), r["part"]) for r in rows}
+    return keys, rows
+
+
+def run(members):
+    done, _ = _done()
+    new_file = not RESULTS.exists()
+    with open(RESULTS, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, FIELDS)
+        if new_file:
+            writer.writeheader()
+        # Cheap sets first, so that partial runs cover as many sets as possible.
+        for name in sorted(BINARY_SETS, key=lambda n: load_dataset(n).data.shape[0]):
+            bunch = load_dataset(name)
+            X, y = bunch.data, bunch.target
+            part = "test" if name in HELD_OUT else "validation"
+            splitter = StratifiedShuffleSplit(N_SPLITS, test_size=0.3, random_state=0)
+            for split, (tr, te) in enumerate(splitter.split(X, y)):
+                if part == "validation":
+                    tr, te = train_test_split(
+                        tr, test_size=0.25, stratify=y[tr], random_state=split
+                    )
+                for e in members:
+                    if (name, split, e, part) in done:
+                        continue
+                    model = _pipeline(bunch, e, split)
+                    t0 = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        model.fit(X[tr], y[tr])
+                    seconds = time.perf_counter() - t0
+                    ap = average_precision_score(
+                        y[te], model.predict_proba(X[te])[:, 1]
+                    )
+                    row = dict(
+                        dataset=name,
+                        split=split,
+                        members=e,
+                        part=part,
+                        ap=f"{ap:.6f}",
+                        fit_seconds=f"{seconds:.3f}",
+                        n_iter=model[-1].n_iter_,
+                    )
+                    writer.writerow(row)
+                    fh.flush()
+                    print(row, flush=True)
+
+
+def _compare(rows, a, b, part):
+    """Per-set paired differences of E=b minus E=a on ``part``."""
+    by = {}
+    for r in rows:
+        if r["part"] == part:
+            by[(r["dataset"], int(r["split"]), int(r["members"]))] = float(r["ap"])
+    out = []
+    for name in sorted({k[0] for k in by}):
+        d = [
+            by[(name, s, b)] - by[(name, s, a)]
+            for s in range(N_SPLITS)
+            if (name, s, a) in by and (name, s, b) in by
+        ]
+        if len(d) < 2:
+            continue
+        mean, se = float(np.mean(d)), float(np.std(d, ddof=1) / np.sqrt(len(d)))
+        band = max(2 * se, MIN_EFFECT)
+        verdict = "win" if mean > band else "loss" if mean < -band else "tie"
+        out.append((name, len(d), mean, se, verdict))
+    return out
+
+
+def report():
+    _, rows = _done()
+    members = sorted({int(r["members"]) for r in rows})
+    for part in ("validation", "test"):
+        sets = SELECTION if part == "validation" else HELD_OUT
+        print(
+            f"\n{part} AP ({'selection' if part == 'validation' else 'held-out'} sets)"
+        )
+        print(f"{'dataset':16s}" + "".join(f"  E={e:<2d} AP  fit s" for e in members))
+        for name in sets:
+            cells = []
+            for e in members:
+                sel = [
+                    r
+                    for r in rows
+                    if r["dataset"] == name
+                    and r["part"] == part
+                    and int(r["members"]) == e
+                ]
+                if sel:
+                    ap = np.mean([float(r["ap"]) for r in sel])
+                    sec = np.mean([float(r["fit_seconds"]) for r in sel])
+                    cells.append(f"  {ap:.3f}({len(sel)}) {sec:5.1f}")
+                else:
+                    cells.append(" " * 18)
+            print(f"{name:16s}" + "".join(cells))
+        for a, b in zip(members, members[1:]):
+            comp = _compare(rows, a, b, part)
+            if not comp:
+                continue
+            diffs = [c[2] for c in comp]
+            wins = sum(c[4] == "win" for c in comp)
+            losses = sum(c[4] == "loss" for c in comp)
+            p = (
+                wilcoxon(diffs).pvalue
+                if len(diffs) >= 5 and any(diffs)
+                else float("nan")
+            )
+            rng = np.random.RandomState(0)
+            boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            print(
+                f"E={b} vs E={a}: mean AP difference {np.mean(diffs):+.4f} "
+                f"(95% bootstrap over sets [{lo:+.4f}, {hi:+.4f}]), "
+                f"win/tie/loss {wins}/{len(comp) - wins - losses}/{losses} over "
+                f"{len(comp)} sets, Wilcoxon p={p:.3f}"
+            )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("--members", type=int, nargs="*", default=[1, 4, 8])
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.members)
+    report()
+
+
+if __name__ == "__main__":
+    main()
