@@ -65,7 +65,9 @@ class IndexStream:
 
     ``take(m)`` returns the next ``m`` indices, continuing across permutation
     boundaries, so every row is seen once per pass. Permutations come from a CPU
-    generator seeded once, so the sequence is the same on every device.
+    generator seeded once, so the sequence is the same on every device; each
+    permutation is moved to the device once, when it is drawn, so that taking
+    batches moves nothing between host and device.
     """
 
     def __init__(self, n, seed, device):
@@ -73,15 +75,16 @@ class IndexStream:
         self.device = device
         self._gen = torch.Generator(device="cpu")
         self._gen.manual_seed(int(seed))
-        self._buf = torch.empty(0, dtype=torch.int64)
+        self._buf = torch.empty(0, dtype=torch.int64, device=device)
 
     def take(self, m):
-        parts = [self._buf]
-        have = self._buf.numel()
-        while have < m:
-            perm = torch.randperm(self.n, generator=self._gen)
-            parts.append(perm)
-            have += self.n
-        buf = torch.cat(parts) if len(parts) > 1 else parts[0]
-        out, self._buf = buf[:m], buf[m:]
-        return out.to(self.device, non_blocking=True)
+        if self._buf.numel() < m:
+            parts = [self._buf]
+            have = self._buf.numel()
+            while have < m:
+                perm = torch.randperm(self.n, generator=self._gen)
+                parts.append(perm.to(self.device))
+                have += self.n
+            self._buf = torch.cat(parts)
+        out, self._buf = self._buf[:m], self._buf[m:]
+        return out

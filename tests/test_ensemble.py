@@ -188,3 +188,18 @@ def test_save_load_round_trip_of_an_ensemble(binary_data, tmp_path):
     again.fit(X, y)
     np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), atol=1e-6)
     assert again.n_iter_ == clf.n_iter_ == 6
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_cuda_ensemble_matches_cpu_and_unpickles_on_cpu(binary_data):
+    X, y = binary_data
+    kw = dict(n_estimators=3, early_stopping=False)
+    cpu = _make(MetaBalanceClassifier, device="cpu", **kw).fit(X, y)
+    gpu = _make(MetaBalanceClassifier, device="cuda", **kw).fit(X, y)
+    assert all(p.is_cuda for p in gpu.module_.parameters())
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-3)
+    state = gpu._get_fitted_state()
+    assert all(t.device.type == "cpu" for t in state["tensors"].values())
+    again = pickle.loads(pickle.dumps(gpu))
+    assert all(not p.is_cuda for p in again.module_.parameters())
+    np.testing.assert_allclose(again.predict_proba(X), gpu.predict_proba(X), atol=1e-6)
