@@ -380,20 +380,20 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             members.append(module)
         return members
 
-    def _make_optimizer(self, members, state):
-        """SGD over every member's trainable parameters, resuming ``state``."""
+    def _make_optimizer(self, stepper, state):
+        """SGD over the tensors the stepper trains, resuming ``state``."""
         optimizer = torch.optim.SGD(
-            [p for m in members for p in m.parameters() if p.requires_grad],
+            stepper.parameters(),
             lr=self.lr,
             momentum=self.momentum,
             nesterov=self.momentum > 0,
             weight_decay=self.weight_decay,
-            # One kernel per update for all members' parameters (the default
-            # on the CPU is a Python loop over them).
+            # One kernel per update for all parameters (the default on the CPU
+            # is a Python loop over them).
             foreach=True,
         )
         if state is not None:
-            optimizer.load_state_dict(state)
+            stepper.weights.import_state(optimizer, state)
             # The saved state carries the old hyperparameters: use the current ones.
             for group in optimizer.param_groups:
                 group.update(
@@ -451,12 +451,10 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
         if continuing:
             members = [m.to(device) for m in _members_of(self.module_)]
-            optimizer = self._make_optimizer(members, self._optimizer_state)
         else:
             members = self._build_members(
                 n_features, n_outputs, device, lambda m: plan.seed("init", m)
             )
-            optimizer = self._make_optimizer(members, None)
         # One set at a time, dropping its numpy arrays once its tensors exist:
         # resampled float64 rows are not kept beside their float32 copies.
         tensors = {}
@@ -473,6 +471,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
         stepper = self._make_stepper(
             members, make_engine(members[0], n_outputs == 1), tensors, streams
+        )
+        optimizer = self._make_optimizer(
+            stepper, self._optimizer_state if continuing else None
         )
         return _FitRun(
             classes=classes,
@@ -505,6 +506,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 if run.early_stopping.best[m]["state"] is not None:
                     best[m] = run.early_stopping.best[m]
             module.eval()
+        run.stepper.weights.release()
         epochs = [None if b is None else b["epoch"] for b in best]
         scores = [None if b is None else b["score"] for b in best]
         for name, sampler in run.samplers.items():
@@ -521,7 +523,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = epochs[0] if len(best) == 1 else epochs
         self.best_validation_score_ = scores[0] if len(best) == 1 else scores
         self.stopped_reason_ = result.stopped
-        self._optimizer_state = run.optimizer.state_dict()
+        self._optimizer_state = run.stepper.weights.export_state(run.optimizer)
         self._seed_entropy = run.plan.entropy
         self._n_fits = run.fit_index + 1
         # Set last: a fit interrupted before this point leaves no estimator

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from torch import nn
 
 from ._threads import n_params, one_thread, small_step
 
@@ -42,6 +43,181 @@ __all__ = [
 ]
 
 
+# ------------------------------------------------------------------- parameters
+def _momentum_of(optimizer, p):
+    state = optimizer.state.get(p)
+    return None if not state else state.get("momentum_buffer")
+
+
+class _OwnParameters:
+    """One network: the optimiser updates the network's own parameters."""
+
+    def __init__(self, modules):
+        self.modules = modules
+        self.targets = [(k, p) for k, p in modules[0].named_parameters() if p.requires_grad]
+        # Detached views share storage with the parameters, so they follow
+        # every in-place optimiser update without being rebuilt.
+        self._views = {k: p.detach() for k, p in self.targets}
+
+    def parameters(self):
+        return [p for _, p in self.targets]
+
+    def values(self, active):
+        return self._views
+
+    def set_grads(self, grads, active):
+        # The gradients are fresh tensors every step, so they are handed to the
+        # parameters as they are: no zeroing and no copy.
+        for name, p in self.targets:
+            p.grad = grads[name]
+
+    def after_update(self, optimizer):
+        pass
+
+    def freeze(self, m):
+        for _, p in self.targets:
+            p.grad = None
+
+    def momentum(self, m, optimizer):
+        out = {}
+        for k, p in self.targets:
+            buf = _momentum_of(optimizer, p)
+            out[k] = None if buf is None else buf.clone()
+        return out
+
+    def set_momentum(self, m, optimizer, saved):
+        for k, p in self.targets:
+            if saved[k] is None:
+                optimizer.state.pop(p, None)
+            else:
+                optimizer.state[p] = {"momentum_buffer": saved[k].clone()}
+
+    def export_state(self, optimizer):
+        return optimizer.state_dict()
+
+    def import_state(self, optimizer, state):
+        optimizer.load_state_dict(state)
+
+    def release(self):
+        pass
+
+
+def _rebind(module, name, param):
+    owner = module
+    *path, leaf = name.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    setattr(owner, leaf, param)
+
+
+class _StackedParameters:
+    """Ensemble members whose parameters live in one stacked tensor per name.
+
+    The optimiser updates one ``(n_members, ...)`` tensor per parameter name;
+    each member's network holds views of its slice, so it always sees its
+    current weights. A member that stops keeps its weights: its gradient slice
+    is zero and its slice (weights and momentum) is put back after each update.
+    """
+
+    def __init__(self, modules):
+        self.modules = modules
+        self.names = [k for k, p in modules[0].named_parameters() if p.requires_grad]
+        self.stacks = {}
+        for k in self.names:
+            stack = torch.stack([m.get_parameter(k).detach() for m in modules])
+            self.stacks[k] = nn.Parameter(stack)
+            for i, m in enumerate(modules):
+                _rebind(m, k, nn.Parameter(self.stacks[k].data[i]))
+        self._frozen = {}
+
+    @staticmethod
+    def supports(modules):
+        """Whether every member's parameters can be rebound to stacked views."""
+        m = modules[0]
+        shared = len(list(m.named_parameters(remove_duplicate=False)))
+        return shared == len(list(m.named_parameters()))
+
+    def parameters(self):
+        return list(self.stacks.values())
+
+    def _index(self, active):
+        return torch.tensor(active, device=self.stacks[self.names[0]].device)
+
+    def values(self, active):
+        if len(active) == len(self.modules):
+            return {k: p.detach() for k, p in self.stacks.items()}
+        idx = self._index(active)
+        return {k: p.detach().index_select(0, idx) for k, p in self.stacks.items()}
+
+    def set_grads(self, grads, active):
+        if len(active) == len(self.modules):
+            for k, p in self.stacks.items():
+                p.grad = grads[k]
+            return
+        idx = self._index(active)
+        for k, p in self.stacks.items():
+            p.grad = torch.zeros_like(p).index_copy_(0, idx, grads[k])
+
+    def after_update(self, optimizer):
+        # Weight decay and momentum move a stopped member's slice too: put it back.
+        for m, (weights, momentum) in self._frozen.items():
+            for k, p in self.stacks.items():
+                p.data[m].copy_(weights[k])
+                buf = _momentum_of(optimizer, p)
+                if buf is not None:
+                    buf[m].copy_(momentum[k])
+
+    def freeze(self, m, optimizer=None):
+        weights = {k: p.data[m].clone() for k, p in self.stacks.items()}
+        momentum = {}
+        for k, p in self.stacks.items():
+            buf = None if optimizer is None else _momentum_of(optimizer, p)
+            momentum[k] = torch.zeros_like(p.data[m]) if buf is None else buf[m].clone()
+        self._frozen[m] = (weights, momentum)
+
+    def momentum(self, m, optimizer):
+        out = {}
+        for k, p in self.stacks.items():
+            buf = _momentum_of(optimizer, p)
+            out[k] = None if buf is None else buf[m].clone()
+        return out
+
+    def set_momentum(self, m, optimizer, saved):
+        for k, p in self.stacks.items():
+            buf = _momentum_of(optimizer, p)
+            if buf is not None:
+                buf[m].copy_(0.0 if saved[k] is None else saved[k])
+
+    def _per_member_optimizer(self, optimizer):
+        params = [m.get_parameter(k) for m in self.modules for k in self.names]
+        group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+        return torch.optim.SGD(params, **group), params
+
+    def export_state(self, optimizer):
+        """The optimiser state as one SGD over every member's parameters would hold."""
+        per_member, params = self._per_member_optimizer(optimizer)
+        for i, p in enumerate(params):
+            buf = _momentum_of(optimizer, self.stacks[self.names[i % len(self.names)]])
+            if buf is not None:
+                member = i // len(self.names)
+                per_member.state[p] = {"momentum_buffer": buf[member].clone()}
+        return per_member.state_dict()
+
+    def import_state(self, optimizer, state):
+        per_member, params = self._per_member_optimizer(optimizer)
+        per_member.load_state_dict(state)
+        for k, stack in self.stacks.items():
+            bufs = [_momentum_of(per_member, m.get_parameter(k)) for m in self.modules]
+            if all(b is not None for b in bufs):
+                optimizer.state[stack] = {"momentum_buffer": torch.stack(bufs)}
+
+    def release(self):
+        """Give every member parameters of its own again (no shared storage)."""
+        for m in self.modules:
+            for k in self.names:
+                _rebind(m, k, nn.Parameter(m.get_parameter(k).detach().clone()))
+
+
 # --------------------------------------------------------------------- steppers
 class _Stepper:
     """The members' networks, their gradient engine and their batch streams."""
@@ -50,12 +226,8 @@ class _Stepper:
         self.modules = list(modules)
         self.engine = engine
         self.active = list(range(len(self.modules)))
-        # Parameter lists in a fixed order; frozen parameters and buffers are
-        # constants of the step, passed to the network but never adapted.
-        self._targets = [
-            [(k, p) for k, p in m.named_parameters() if p.requires_grad]
-            for m in self.modules
-        ]
+        # Frozen parameters and buffers are constants of the step, passed to
+        # the network but never adapted.
         self._constants = []
         for m in self.modules:
             consts = dict(m.named_buffers())
@@ -63,17 +235,21 @@ class _Stepper:
                 (k, p.detach()) for k, p in m.named_parameters() if not p.requires_grad
             )
             self._constants.append(consts)
-        if len(self.modules) == 1:
-            # Detached views share storage with the parameters, so they follow
-            # every in-place optimiser update without being rebuilt.
-            self._single = ({k: p.detach() for k, p in self._targets[0]},)
+        self.stacked = len(self.modules) > 1
+        if not self.stacked:
+            self.weights = _OwnParameters(self.modules)
+        elif _StackedParameters.supports(self.modules):
+            self.weights = _StackedParameters(self.modules)
         else:
-            self._single = None
+            raise ValueError(
+                "n_estimators > 1 needs networks without shared (tied) parameters; "
+                "the network built by 'module' registers one parameter under "
+                "several names. Use n_estimators=1."
+            )
 
-    @property
-    def stacked(self):
-        """Whether parameters carry a leading member dimension."""
-        return self._single is None
+    def parameters(self):
+        """The tensors the optimiser updates."""
+        return self.weights.parameters()
 
     def _use_one_thread(self, rows):
         """One intra-op thread for steps of ``rows`` rows through a small network."""
@@ -82,12 +258,9 @@ class _Stepper:
 
     def _params(self):
         """Parameters and constants of the active members, stacked if several."""
+        params = self.weights.values(self.active)
         if not self.stacked:
-            return self._single[0], self._constants[0]
-        params = {
-            name: torch.stack([self._targets[m][i][1].detach() for m in self.active])
-            for i, (name, _) in enumerate(self._targets[0])
-        }
+            return params, self._constants[0]
         consts = {
             name: torch.stack([self._constants[m][name] for m in self.active])
             for name in self._constants[0]
@@ -95,15 +268,11 @@ class _Stepper:
         return params, consts
 
     def _set_grads(self, grads):
-        # The gradients are fresh tensors every step, so they are handed to the
-        # parameters as they are: no zeroing and no copy.
-        if not self.stacked:
-            for name, p in self._targets[0]:
-                p.grad = grads[name]
-            return
-        for j, m in enumerate(self.active):
-            for name, p in self._targets[m]:
-                p.grad = grads[name][j]
+        self.weights.set_grads(grads, self.active)
+
+    def after_update(self, optimizer):
+        """Called after each optimiser step."""
+        self.weights.after_update(optimizer)
 
     def _members(self):
         return len(self.active) if self.stacked else None
@@ -120,15 +289,13 @@ class _Stepper:
             lead = (len(self.active), tasks, b) if tasks else (len(self.active), b)
         return tuple(t.index_select(0, idx).reshape(*lead, *t.shape[1:]) for t in data)
 
-    def deactivate(self, member):
-        """Stop training ``member``: no more gradient, no more cost."""
+    def deactivate(self, member, optimizer):
+        """Stop training ``member``: its weights stay as they are now."""
         self.active.remove(member)
-        for _, p in self._targets[member]:
-            p.grad = None
-
-    def losses_per_member(self, loss):
-        """A step's loss as one value per active member."""
-        return loss.reshape(-1)
+        if self.stacked:
+            self.weights.freeze(member, optimizer)
+        else:
+            self.weights.freeze(member)
 
 
 class MetaStepper(_Stepper):
@@ -228,42 +395,32 @@ def _snapshot(module):
 class Checkpoints:
     """Each member's weights and optimiser state as the last two epochs began.
 
-    The optimiser's per-parameter state (SGD's momentum buffers) is copied for
-    the member's own parameters only, so that members roll back independently.
+    The optimiser's state (SGD's momentum) is copied for the member's own
+    parameters only, so that members roll back independently.
     """
 
-    def __init__(self, modules, optimizer):
-        self.modules = modules
+    def __init__(self, stepper, optimizer):
+        self.stepper = stepper
         self.optimizer = optimizer
-        self.current = [None] * len(modules)
-        self.previous = [None] * len(modules)
-
-    def _capture(self, m, extra):
-        opt_state = {}
-        for p in self.modules[m].parameters():
-            if p in self.optimizer.state:
-                opt_state[p] = {
-                    k: v.clone() if isinstance(v, torch.Tensor) else v
-                    for k, v in self.optimizer.state[p].items()
-                }
-        return {"weights": _snapshot(self.modules[m]), "opt": opt_state, **extra}
+        n = len(stepper.modules)
+        self.current = [None] * n
+        self.previous = [None] * n
 
     def mark(self, m, epoch, extra):
         """Record member ``m`` as epoch ``epoch`` begins (``extra``: its bookkeeping)."""
         self.previous[m] = self.current[m]
-        self.current[m] = self._capture(m, {"epoch": epoch, **extra})
+        self.current[m] = {
+            "weights": _snapshot(self.stepper.modules[m]),
+            "momentum": self.stepper.weights.momentum(m, self.optimizer),
+            "epoch": epoch,
+            **extra,
+        }
 
     def restore(self, m, which="current"):
         """Put member ``m`` back to a checkpoint and return that checkpoint."""
         point = self.current[m] if which == "current" else self.previous[m]
-        self.modules[m].load_state_dict(point["weights"])
-        for p in self.modules[m].parameters():
-            self.optimizer.state.pop(p, None)
-            if p in point["opt"]:
-                self.optimizer.state[p] = {
-                    k: v.clone() if isinstance(v, torch.Tensor) else v
-                    for k, v in point["opt"][p].items()
-                }
+        self.stepper.modules[m].load_state_dict(point["weights"])
+        self.stepper.weights.set_momentum(m, self.optimizer, point["momentum"])
         return point
 
 
@@ -407,6 +564,7 @@ def _run_epoch(stepper, optimizer, n_steps):
             # a meta step, whose outer loss is at adapted weights).
             start = (l_out if l_in is None else l_in).clone()
         optimizer.step()
+        stepper.after_update(optimizer)
         out_sum = l_out.clone() if out_sum is None else out_sum + l_out
         if l_in is not None:
             in_sum = l_in.clone() if in_sum is None else in_sum + l_in
@@ -447,7 +605,7 @@ def train(
     """
     modules = stepper.modules
     n_members = len(modules)
-    checkpoints = Checkpoints(modules, optimizer)
+    checkpoints = Checkpoints(stepper, optimizer)
     reason = ["max_iter"] * n_members
     table = None
     if verbose:
@@ -524,7 +682,7 @@ def train(
                 stacklevel=4,
             )
             reason[m] = "non_finite"
-            stepper.deactivate(m)
+            stepper.deactivate(m, optimizer)
         if not stepper.active:
             stopped = "non_finite"
             break
@@ -563,7 +721,7 @@ def train(
             for m in stop:
                 reason[m] = "early_stopping"
                 early_stopping.restore_best(m, modules[m])
-                stepper.deactivate(m)
+                stepper.deactivate(m, optimizer)
         rec["dur"] = time.perf_counter() - t0
         history.append(rec)
         if table is not None:

@@ -203,3 +203,22 @@ def test_cuda_ensemble_matches_cpu_and_unpickles_on_cpu(binary_data):
     again = pickle.loads(pickle.dumps(gpu))
     assert all(not p.is_cuda for p in again.module_.parameters())
     np.testing.assert_allclose(again.predict_proba(X), gpu.predict_proba(X), atol=1e-6)
+
+
+class _Tied(nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.a = nn.Linear(n_features, n_features)
+        self.b = nn.Linear(n_features, n_features)
+        self.b.weight = self.a.weight  # one parameter under two names
+        self.out = nn.Linear(n_features, n_outputs)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
+def test_tied_parameters_are_refused_for_ensembles(binary_data):
+    X, y = binary_data
+    _make(MetaBalanceClassifier, module=_Tied).fit(X, y)  # one network is fine
+    with pytest.raises(ValueError, match="n_estimators > 1 needs networks without"):
+        _make(MetaBalanceClassifier, module=_Tied, n_estimators=2).fit(X, y)

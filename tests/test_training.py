@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 import skmetabalance._data as data_mod
 from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
-from skmetabalance._training import Checkpoints, EarlyStopping
+from skmetabalance._training import Checkpoints, EarlyStopping, _StackedParameters
 
 
 class _InterruptingSampler(RandomOverSampler):
@@ -104,34 +104,68 @@ def _net():
     )
 
 
+class _Members:
+    """The part of a stepper that Checkpoints uses: networks and their weights."""
+
+    def __init__(self, nets):
+        self.modules = nets
+        self.weights = _StackedParameters(nets)
+
+
+def _members_and_optimizer():
+    members = _Members([_net(), _net()])
+    opt = torch.optim.SGD(members.weights.parameters(), lr=0.1, momentum=0.9)
+    return members, opt
+
+
+def _step(members, opt):
+    for p in members.weights.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    members.weights.after_update(opt)
+
+
+def test_members_hold_views_of_the_stacked_weights():
+    members, opt = _members_and_optimizer()
+    before = [n[0].weight.detach().clone() for n in members.modules]
+    _step(members, opt)
+    for net, w in zip(members.modules, before):
+        assert not torch.equal(net[0].weight, w)  # the update reached the member
+    members.weights.release()
+    stacked = members.weights.stacks["0.weight"]
+    assert members.modules[0][0].weight.data_ptr() != stacked.data_ptr()
+
+
 def test_checkpoints_roll_one_member_back_with_its_momentum():
-    nets = [_net(), _net()]
-    opt = torch.optim.SGD(
-        [p for n in nets for p in n.parameters()], lr=0.1, momentum=0.9
-    )
-
-    def step():
-        for n in nets:
-            for p in n.parameters():
-                p.grad = torch.ones_like(p)
-        opt.step()
-
-    step()  # momentum buffers exist
-    points = Checkpoints(nets, opt)
+    members, opt = _members_and_optimizer()
+    _step(members, opt)  # momentum buffers exist
+    points = Checkpoints(members, opt)
     points.mark(0, 1, {})
     points.mark(1, 1, {})
-    w0 = {k: v.clone() for k, v in nets[0].state_dict().items()}
-    m0 = [opt.state[p]["momentum_buffer"].clone() for p in nets[0].parameters()]
-    step()
-    w1 = {k: v.clone() for k, v in nets[1].state_dict().items()}
+    w0 = {k: v.clone() for k, v in members.modules[0].state_dict().items()}
+    m0 = members.weights.momentum(0, opt)
+    _step(members, opt)
+    w1 = {k: v.clone() for k, v in members.modules[1].state_dict().items()}
     points.restore(0)
-    for k, v in nets[0].state_dict().items():
+    for k, v in members.modules[0].state_dict().items():
         assert torch.equal(v, w0[k])
-    for p, m in zip(nets[0].parameters(), m0):
-        assert torch.equal(opt.state[p]["momentum_buffer"], m)
+    for k, v in members.weights.momentum(0, opt).items():
+        assert torch.equal(v, m0[k])
     # the other member is untouched
-    for k, v in nets[1].state_dict().items():
+    for k, v in members.modules[1].state_dict().items():
         assert torch.equal(v, w1[k])
+
+
+def test_a_frozen_member_no_longer_moves():
+    members, opt = _members_and_optimizer()
+    _step(members, opt)
+    members.weights.freeze(1, opt)
+    w1 = {k: v.clone() for k, v in members.modules[1].state_dict().items()}
+    w0 = {k: v.clone() for k, v in members.modules[0].state_dict().items()}
+    _step(members, opt)
+    for k, v in members.modules[1].state_dict().items():
+        assert torch.equal(v, w1[k])
+    assert not torch.equal(members.modules[0].state_dict()["0.weight"], w0["0.weight"])
 
 
 def test_early_stopping_counts_patience_per_member():
