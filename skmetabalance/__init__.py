@@ -12,7 +12,7 @@ Scikit-learn compatible estimators wrapping a PyTorch network:
 from ._classifier import BalancedNetClassifier, MetaBalanceClassifier
 from ._persistence import load_model, save_model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "MetaBalanceClassifier",
