@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -215,6 +215,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"shared", "per_member"})],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
@@ -292,8 +293,15 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             )
         return self.classes_, np.searchsorted(self.classes_, y)
 
-    def _validation_indices(self, y, n_classes, seed):
-        """Sorted indices of the rows held out for early stopping, or None."""
+    def _validation_indices(self, y, n_classes, plan):
+        """Sorted indices of the rows each member holds out, or None.
+
+        One array shared by every member, or, with
+        ``validation_split="per_member"`` and several members, one array per
+        member: disjoint stratified folds of ``validation_fraction`` of the
+        rows each (when ``n_estimators * validation_fraction`` exceeds 1,
+        members share folds in turn).
+        """
         if self.early_stopping is False:
             return None
         counts = np.bincount(y, minlength=n_classes)
@@ -310,49 +318,73 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 f"{counts.tolist()} for {y.shape[0]} rows. Raise validation_fraction, "
                 "collect more minority rows or set early_stopping=False."
             )
-        _, val = train_test_split(
-            np.arange(y.shape[0]),
-            test_size=self.validation_fraction,
-            stratify=y,
-            random_state=seed,
+        rows = np.arange(y.shape[0])
+        if self.validation_split == "shared" or self.n_estimators == 1:
+            _, val = train_test_split(
+                rows,
+                test_size=self.validation_fraction,
+                stratify=y,
+                random_state=plan.seed("split"),
+            )
+            return np.sort(val)
+        n_folds = max(2, min(int(round(1 / self.validation_fraction)), counts.min()))
+        folds = StratifiedKFold(
+            n_folds, shuffle=True, random_state=plan.seed("split", "folds")
         )
-        return np.sort(val)
+        held = [np.sort(val) for _, val in folds.split(rows, y)]
+        return [held[m % n_folds] for m in range(self.n_estimators)]
 
-    def _make_validate(self, X_val, y_val, n_outputs, device):
-        """``validate(modules, active)``: per-member scores and the ensemble's."""
+    def _make_validate(self, X, y, val_idx, n_outputs, device):
+        """``validate(modules, active)``: per-member scores and the ensemble's.
+
+        With shared validation rows the ensemble's score is that of the
+        members' averaged probabilities; with one fold per member, each member
+        is scored on its own fold and the ensemble's score is their mean.
+        """
         scorer = check_scoring(self, scoring=self.scoring or "average_precision")
-        X_t = torch.as_tensor(
-            np.ascontiguousarray(X_val, dtype=np.float32), device=device
-        )
         codes = np.arange(max(n_outputs, 2))
-        settled = {}  # probabilities of members that no longer train
+        shared = not isinstance(val_idx, list)
+        folds = [val_idx] if shared else val_idx
+        parts = [
+            (
+                torch.as_tensor(
+                    np.ascontiguousarray(X[idx], dtype=np.float32), device=device
+                ),
+                X[idx],
+                y[idx],
+            )
+            for idx in folds
+        ]
+        settled = {}  # probabilities and score of members that no longer train
 
-        def score(proba):
-            return scorer(_Prefit(proba, codes), X_val, y_val)
+        def proba_of(module, X_t):
+            logits = _forward_logits(module, X_t, n_outputs).double()
+            logits = _finite_logits(logits, warn=False)
+            return _proba_from_logits(logits, n_outputs).cpu().numpy()
 
         def validate(modules, active):
-            probas, scores = [], []
+            probas, scores, own = [], [], []
             for m, module in enumerate(modules):
+                X_t, X_v, y_v = parts[0 if shared else m]
                 if m in active:
-                    logits = _finite_logits(
-                        _forward_logits(module, X_t, n_outputs).double(), warn=False
-                    )
                     settled.pop(m, None)
-                    proba = _proba_from_logits(logits, n_outputs).cpu().numpy()
-                    scores.append(score(proba))
+                    proba = proba_of(module, X_t)
+                    score = scorer(_Prefit(proba, codes), X_v, y_v)
+                    scores.append(score)
                 else:
                     if m not in settled:
-                        logits = _forward_logits(module, X_t, n_outputs).double()
-                        settled[m] = _proba_from_logits(
-                            _finite_logits(logits, warn=False), n_outputs
-                        )
-                        settled[m] = settled[m].cpu().numpy()
-                    proba = settled[m]
+                        proba = proba_of(module, X_t)
+                        settled[m] = (proba, scorer(_Prefit(proba, codes), X_v, y_v))
+                    proba, score = settled[m]
                     scores.append(None)
                 probas.append(proba)
+                own.append(score)
             if len(modules) == 1:
                 return scores, scores[0]
-            return scores, score(np.mean(probas, axis=0))
+            if not shared:
+                return scores, float(np.mean(own))
+            _, X_v, y_v = parts[0]
+            return scores, scorer(_Prefit(np.mean(probas, axis=0), codes), X_v, y_v)
 
         return validate
 
@@ -431,23 +463,43 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             plan, fit_index = SeedPlan(self.random_state), 0
         device = resolve_device(self.device)
 
-        val_idx = self._validation_indices(y, classes.size, plan.seed("split"))
+        val_idx = self._validation_indices(y, classes.size, plan)
         validate = None
         if val_idx is not None:
-            validate = self._make_validate(X[val_idx], y[val_idx], n_outputs, device)
-            keep = np.ones(y.shape[0], dtype=bool)
-            keep[val_idx] = False
-            X, y = X[keep], y[keep]
-            sample_weight = None if sample_weight is None else sample_weight[keep]
-        n_features = X.shape[1]
-        sets, samplers = self._resample(
-            X,
-            y,
-            sample_weight,
-            classes,
-            lambda *key: plan.seed("sampler", fit_index, *key),
+            validate = self._make_validate(X, y, val_idx, n_outputs, device)
+        # The training rows of each member: all rows but its validation rows.
+        held = (
+            [None]
+            if val_idx is None
+            else (val_idx if isinstance(val_idx, list) else [val_idx])
         )
-        del X  # the converted input is freed once the resampled sets exist
+        per_member = []
+        for m, idx in enumerate(held):
+            if idx is None:
+                X_m, y_m, w_m = X, y, sample_weight
+            else:
+                keep = np.ones(y.shape[0], dtype=bool)
+                keep[idx] = False
+                X_m, y_m = X[keep], y[keep]
+                w_m = None if sample_weight is None else sample_weight[keep]
+            # Shared rows keep the seeds of a single network's fit.
+            key = () if len(held) == 1 else (m,)
+            per_member.append(
+                self._resample(
+                    X_m,
+                    y_m,
+                    w_m,
+                    classes,
+                    lambda *k, key=key: plan.seed("sampler", fit_index, *key, *k),
+                )
+            )
+        n_features = X.shape[1]
+        del X, X_m  # the converted input is freed once the resampled sets exist
+        samplers = per_member[0][1]
+        if len(per_member) > 1:
+            samplers = {k: [s[k] for _, s in per_member] for k in samplers}
+        sets = [member_sets for member_sets, _ in per_member]
+        del per_member
 
         if continuing:
             members = [m.to(device) for m in _members_of(self.module_)]
@@ -456,16 +508,39 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 n_features, n_outputs, device, lambda m: plan.seed("init", m)
             )
         # One set at a time, dropping its numpy arrays once its tensors exist:
-        # resampled float64 rows are not kept beside their float32 copies.
-        tensors = {}
-        for name in list(sets):
+        # resampled float64 rows are not kept beside their float32 copies. With
+        # one fold per member, the members' sets are stored one after another
+        # and each member's batches are drawn from its own rows.
+        tensors, sizes = {}, {}
+        for name in list(sets[0]):
+            parts = [member_sets.pop(name) for member_sets in sets]
+            sizes[name] = [part[0].shape[0] for part in parts]
+            if len(parts) == 1:
+                X_s, y_s, w_s = parts[0]
+            else:
+                X_s = np.concatenate([part[0] for part in parts])
+                y_s = np.concatenate([part[1] for part in parts])
+                w_s = (
+                    None
+                    if parts[0][2] is None
+                    else np.concatenate([part[2] for part in parts])
+                )
+            del parts
             tensors[name] = _data.to_tensors(
-                *sets.pop(name), device=device, binary=n_outputs == 1
+                X_s, y_s, w_s, device=device, binary=n_outputs == 1
             )
 
-        def streams(name, n):
+        def streams(name):
+            counts = sizes[name] * (len(members) if len(sizes[name]) == 1 else 1)
+            starts = np.concatenate([[0], np.cumsum(sizes[name])[:-1]])
+            starts = np.resize(starts, len(members))
             return [
-                IndexStream(n, plan.seed("batches", fit_index, name, m), device)
+                IndexStream(
+                    counts[m],
+                    plan.seed("batches", fit_index, name, m),
+                    device,
+                    offset=int(starts[m]),
+                )
                 for m in range(len(members))
             ]
 
@@ -804,10 +879,12 @@ class MetaBalanceClassifier(_BaseNetClassifier):
     Attributes
     ----------
     {fitted}
-    inner_sampler_ : sampler or None
-        The fitted clone of ``inner_sampler`` (None when it is None).
-    outer_sampler_ : sampler or None
-        The fitted clone of ``outer_sampler`` (None when it is None).
+    inner_sampler_ : sampler, list or None
+        The fitted clone of ``inner_sampler`` (None when it is None); with
+        ``validation_split='per_member'`` and several members, one per member.
+    outer_sampler_ : sampler, list or None
+        The fitted clone of ``outer_sampler`` (None when it is None); with
+        ``validation_split='per_member'`` and several members, one per member.
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
         ``inner_loss`` (mean inner loss), ``valid_score`` (None without early
@@ -870,6 +947,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         n_estimators=1,
         early_stopping="auto",
         validation_fraction=0.1,
+        validation_split="shared",
         n_iter_no_change=10,
         tol=0.0,
         scoring=None,
@@ -897,6 +975,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.scoring = scoring
@@ -927,8 +1006,8 @@ class MetaBalanceClassifier(_BaseNetClassifier):
             engine,
             inner,
             outer,
-            streams("inner", inner[0].shape[0]),
-            streams("outer", outer[0].shape[0]),
+            streams("inner"),
+            streams("outer"),
             tasks_per_step=self.tasks_per_step,
             inner_batch_size=self.batch_size,
             outer_batch_size=self.outer_batch_size,
@@ -968,8 +1047,9 @@ class BalancedNetClassifier(_BaseNetClassifier):
     Attributes
     ----------
     {fitted}
-    sampler_ : sampler or None
-        The fitted clone of ``sampler`` (None when it is None).
+    sampler_ : sampler, list or None
+        The fitted clone of ``sampler`` (None when it is None); with
+        ``validation_split='per_member'`` and several members, one per member.
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss`` (mean training loss),
         ``inner_loss`` (always None: there is no inner loop), ``valid_score``
@@ -1018,6 +1098,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         n_estimators=1,
         early_stopping="auto",
         validation_fraction=0.1,
+        validation_split="shared",
         n_iter_no_change=10,
         tol=0.0,
         scoring=None,
@@ -1039,6 +1120,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.scoring = scoring
@@ -1086,7 +1168,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
             members,
             engine,
             data,
-            streams("train", data[0].shape[0]),
+            streams("train"),
             batch_size=self.batch_size,
         )
 
@@ -1117,6 +1199,15 @@ _TRAINING_DOC_PARAMS = """
         trains for ``max_iter`` epochs otherwise.
     validation_fraction : float, default=0.1
         Share of rows held out for validation when early stopping is on.
+    validation_split : {'shared', 'per_member'}, default='shared'
+        Which rows ensemble members hold out. 'shared': every member holds out
+        the same rows. 'per_member' (with ``n_estimators > 1``): each member
+        holds out its own stratified fold of ``validation_fraction`` of the
+        rows, disjoint from the others' while ``n_estimators *
+        validation_fraction <= 1``, and is resampled and trained on the rest, so
+        that together the members train on every row; each member is scored on
+        its own fold. It costs one resampled copy of the training rows per
+        member.
     n_iter_no_change : int, default=10
         Patience of early stopping: epochs without improvement before training
         stops.
@@ -1166,9 +1257,10 @@ _HISTORY_DOC_ATTRS = """
         Number of epochs run.
     n_steps_ : int
         Number of optimiser steps taken.
-    validation_indices_ : ndarray of shape (n_validation,) or None
+    validation_indices_ : ndarray of shape (n_validation,), list or None
         Rows of the ``X`` given to ``fit`` held out for early stopping (sorted);
-        None when no rows were held out.
+        None when no rows were held out. With ``validation_split='per_member'``
+        and several members, a list with each member's rows.
     best_epoch_ : int, list of int or None
         Epoch of the restored weights; None without early stopping. With
         ``n_estimators > 1``, a list with one entry per member.

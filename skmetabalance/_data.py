@@ -63,15 +63,17 @@ def to_tensors(X, y, w, device, binary):
 class IndexStream:
     """An endless sequence of random permutations of ``range(n)``.
 
-    ``take(m)`` returns the next ``m`` indices, continuing across permutation
+    ``take(m)`` returns the next ``m`` indices (plus ``offset``, for rows stored
+    after other sets in one tensor), continuing across permutation
     boundaries, so every row is seen once per pass. Permutations come from a CPU
     generator seeded once, so the sequence is the same on every device; each
     permutation is moved to the device once, when it is drawn, so that taking
     batches moves nothing between host and device.
     """
 
-    def __init__(self, n, seed, device):
+    def __init__(self, n, seed, device, offset=0):
         self.n = int(n)
+        self.offset = int(offset)
         self.device = device
         self._gen = torch.Generator(device="cpu")
         self._gen.manual_seed(int(seed))
@@ -83,6 +85,8 @@ class IndexStream:
             have = self._buf.numel()
             while have < m:
                 perm = torch.randperm(self.n, generator=self._gen)
+                if self.offset:
+                    perm += self.offset
                 parts.append(perm.to(self.device))
                 have += self.n
             self._buf = torch.cat(parts)

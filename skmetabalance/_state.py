@@ -220,6 +220,17 @@ INT_ARRAY = Codec(
 )
 
 
+#: One index array, or one per ensemble member (their validation folds).
+INDEX_ARRAYS = Codec(
+    "a list of integers, or a list of such lists",
+    lambda v: (
+        [INT_ARRAY.encode(a) for a in v] if isinstance(v, list) else INT_ARRAY.encode(v)
+    ),
+    lambda v: isinstance(v, list) and (_ints(v) or all(_ints(a) for a in v)),
+    lambda v: INT_ARRAY.build(v) if _ints(v) else [INT_ARRAY.build(a) for a in v],
+)
+
+
 #: Largest label array rebuilt from a stored state (a guard against huge widths).
 _MAX_LABEL_BYTES = 2**28
 
@@ -328,7 +339,7 @@ FIELDS = (
     Field("best_validation_score_", FLOAT.or_none().per_member().or_none()),
     Field("stopped_reason_", STR.or_none()),
     Field("device_", DEVICE),
-    Field("validation_indices_", INT_ARRAY.or_none()),
+    Field("validation_indices_", INDEX_ARRAYS.or_none()),
     Field("_seed_entropy", COUNT),
     Field("_n_fits", INT),
     Field("inner_sampler_", PICKLE_ONLY, optional=True),

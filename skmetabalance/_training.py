@@ -54,7 +54,9 @@ class _OwnParameters:
 
     def __init__(self, modules):
         self.modules = modules
-        self.targets = [(k, p) for k, p in modules[0].named_parameters() if p.requires_grad]
+        self.targets = [
+            (k, p) for k, p in modules[0].named_parameters() if p.requires_grad
+        ]
         # Detached views share storage with the parameters, so they follow
         # every in-place optimiser update without being rebuilt.
         self._views = {k: p.detach() for k, p in self.targets}
@@ -324,8 +326,8 @@ class MetaStepper(_Stepper):
         self.inner_streams = inner_streams
         self.outer_streams = outer_streams
         self.K = int(tasks_per_step)
-        self.b_in = int(min(inner_batch_size, inner_data[0].shape[0]))
-        self.b_out = int(min(outer_batch_size, outer_data[0].shape[0]))
+        self.b_in = int(min(inner_batch_size, *(s.n for s in inner_streams)))
+        self.b_out = int(min(outer_batch_size, *(s.n for s in outer_streams)))
         self.kwargs = dict(
             first_order=bool(first_order),
             inner_lr=float(inner_lr),
@@ -339,7 +341,7 @@ class MetaStepper(_Stepper):
 
     @property
     def steps_per_epoch(self):
-        n_out = self.outer_data[0].shape[0]
+        n_out = max(s.n for s in self.outer_streams)
         return max(1, math.ceil(n_out / (self.K * self.b_out)))
 
     def step(self):
@@ -368,12 +370,12 @@ class PlainStepper(_Stepper):
         super().__init__(modules, engine)
         self.data = data
         self.streams = streams
-        self.b = int(min(batch_size, data[0].shape[0]))
+        self.b = int(min(batch_size, *(s.n for s in streams)))
         self._one_thread = self._use_one_thread(self.b)
 
     @property
     def steps_per_epoch(self):
-        return max(1, math.ceil(self.data[0].shape[0] / self.b))
+        return max(1, math.ceil(max(s.n for s in self.streams) / self.b))
 
     def step(self):
         """Gradients of one step into the parameters; per-member losses."""

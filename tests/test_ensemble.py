@@ -222,3 +222,68 @@ def test_tied_parameters_are_refused_for_ensembles(binary_data):
     _make(MetaBalanceClassifier, module=_Tied).fit(X, y)  # one network is fine
     with pytest.raises(ValueError, match="n_estimators > 1 needs networks without"):
         _make(MetaBalanceClassifier, module=_Tied, n_estimators=2).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_per_member_validation_folds_are_disjoint_and_stratified(binary_data, cls):
+    X, y = binary_data
+    clf = _make(
+        cls,
+        n_estimators=3,
+        early_stopping=True,
+        validation_split="per_member",
+        max_iter=5,
+    ).fit(X, y)
+    folds = clf.validation_indices_
+    assert len(folds) == 3
+    for i, a in enumerate(folds):
+        assert len(a) == pytest.approx(0.1 * len(y), abs=1)
+        assert set(np.unique(y[a])) == set(np.unique(y))
+        for b in folds[i + 1 :]:
+            assert np.intersect1d(a, b).size == 0
+    # every member is scored on its own fold: its best score is reproduced there
+    from sklearn.metrics import average_precision_score
+
+    for m, member in enumerate(clf.module_):
+        X_v = torch.as_tensor(X[folds[m]], dtype=torch.float32)
+        with torch.no_grad():
+            p = torch.sigmoid(member(X_v)[:, 0].double()).numpy()
+        y_v = np.searchsorted(clf.classes_, y[folds[m]])
+        assert average_precision_score(y_v, p) == pytest.approx(
+            clf.best_validation_score_[m], abs=1e-6
+        )
+    sampler = clf.outer_sampler_ if cls is MetaBalanceClassifier else clf.sampler_
+    assert sampler is None or len(sampler) == 3
+
+
+def test_per_member_folds_survive_persistence_and_warm_start(binary_data, tmp_path):
+    from skmetabalance import load_model, save_model
+
+    X, y = binary_data
+    clf = _make(
+        MetaBalanceClassifier,
+        n_estimators=2,
+        early_stopping=True,
+        validation_split="per_member",
+        warm_start=True,
+    ).fit(X, y)
+    path = tmp_path / "folds.safetensors"
+    save_model(clf, path)
+    again = load_model(path)
+    for a, b in zip(again.validation_indices_, clf.validation_indices_):
+        np.testing.assert_array_equal(a, b)
+    clf.fit(X, y)
+    for a, b in zip(again.validation_indices_, clf.validation_indices_):
+        np.testing.assert_array_equal(a, b)
+    again.fit(X, y)
+    np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+def test_one_member_ignores_per_member_split(binary_data):
+    X, y = binary_data
+    a = _make(MetaBalanceClassifier, early_stopping=True).fit(X, y)
+    b = _make(
+        MetaBalanceClassifier, early_stopping=True, validation_split="per_member"
+    ).fit(X, y)
+    np.testing.assert_array_equal(a.validation_indices_, b.validation_indices_)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))

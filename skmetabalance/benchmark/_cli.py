@@ -112,6 +112,10 @@ def run_benchmark(
     device, n_jobs, test_size, seed
         As in :func:`compare` (``seed`` is its ``random_state``); ``n_jobs``
         None uses every core, at most 8.
+    progress : bool
+        Print one line per finished fit.
+    plot : bool
+        Draw ``scores.png`` (needs matplotlib).
     max_iter : int or None
         Overrides the epoch budget of every network (for quick checks).
     estimators : dict or None
