@@ -10,12 +10,15 @@ Protocol (bundled binary data sets):
   that validation part only; the test rows are never touched there. On held-out
   sets the models are fitted on the training rows and scored on the test rows.
 * Every model is a ``StandardScaler`` (one-hot for categorical columns) in
-  front of ``MetaBalanceClassifier(n_estimators=E, random_state=split)``.
+  front of ``MetaBalanceClassifier(n_estimators=E, random_state=split)``;
+  candidates are named by E, with an ``f`` when the members hold out their
+  own validation folds (``validation_split="per_member"``): ``1``, ``4``,
+  ``4f``, ``8``.
 * Per-fit results go to ``results/ensemble_size.csv``, one row per
   (set, split, E, part); a rerun skips the rows that exist, so the study
   resumes anywhere and every table is re-derived from the file.
 
-    python benchmarks/evidence/ensemble_size.py run [--members 1 4 8]
+    python benchmarks/evidence/ensemble_size.py run [--members 1 4 4f]
     python benchmarks/evidence/ensemble_size.py report
 """
 
@@ -66,7 +69,13 @@ N_SPLITS = 5
 MIN_EFFECT = 0.005
 
 
-def _pipeline(bunch, members, seed):
+def _candidate(label):
+    """``n_estimators`` and ``validation_split`` of a candidate's label."""
+    folds = label.endswith("f")
+    return int(label.rstrip("f")), "per_member" if folds else "shared"
+
+
+def _pipeline(bunch, label, seed):
     cats = np.asarray(bunch.categorical_features, dtype=bool)
     if cats.any():
         pre = ColumnTransformer(
@@ -81,7 +90,10 @@ def _pipeline(bunch, members, seed):
         )
     else:
         pre = StandardScaler()
-    net = MetaBalanceClassifier(n_estimators=members, random_state=seed)
+    members, split = _candidate(label)
+    net = MetaBalanceClassifier(
+        n_estimators=members, validation_split=split, random_state=seed
+    )
     return make_pipeline(pre, net)
 
 
@@ -90,7 +102,7 @@ def _done():
         return set(), []
     with open(RESULTS) as fh:
         rows = list(csv.DictReader(fh))
-    keys = {(r["dataset"], int(r["split"]), int(r["members"]), r["part"]) for r in rows}
+    keys = {(r["dataset"], int(r["split"]), r["members"], r["part"]) for r in rows}
     return keys, rows
 
 
@@ -113,7 +125,7 @@ def run(members):
                         tr, test_size=0.25, stratify=y[tr], random_state=split
                     )
                 for e in members:
-                    if (name, split, e, part) in done:
+                    if (name, split, str(e), part) in done:
                         continue
                     model = _pipeline(bunch, e, split)
                     t0 = time.perf_counter()
@@ -143,7 +155,7 @@ def _compare(rows, a, b, part):
     by = {}
     for r in rows:
         if r["part"] == part:
-            by[(r["dataset"], int(r["split"]), int(r["members"]))] = float(r["ap"])
+            by[(r["dataset"], int(r["split"]), r["members"])] = float(r["ap"])
     out = []
     for name in sorted({k[0] for k in by}):
         d = [
@@ -162,13 +174,13 @@ def _compare(rows, a, b, part):
 
 def report():
     _, rows = _done()
-    members = sorted({int(r["members"]) for r in rows})
+    members = sorted({r["members"] for r in rows}, key=lambda m: (_candidate(m), m))
     for part in ("validation", "test"):
         sets = SELECTION if part == "validation" else HELD_OUT
         print(
             f"\n{part} AP ({'selection' if part == 'validation' else 'held-out'} sets)"
         )
-        print(f"{'dataset':16s}" + "".join(f"  E={e:<2d} AP  fit s" for e in members))
+        print(f"{'dataset':16s}" + "".join(f"  E={e:<3s} AP  fit s" for e in members))
         for name in sets:
             cells = []
             for e in members:
@@ -177,16 +189,18 @@ def report():
                     for r in rows
                     if r["dataset"] == name
                     and r["part"] == part
-                    and int(r["members"]) == e
+                    and r["members"] == e
                 ]
                 if sel:
                     ap = np.mean([float(r["ap"]) for r in sel])
                     sec = np.mean([float(r["fit_seconds"]) for r in sel])
                     cells.append(f"  {ap:.3f}({len(sel)}) {sec:5.1f}")
                 else:
-                    cells.append(" " * 18)
+                    cells.append(" " * 19)
             print(f"{name:16s}" + "".join(cells))
-        for a, b in zip(members, members[1:]):
+        pairs = [(a, b) for a in members for b in members if a == "1" and b != a]
+        pairs += [("4", "4f")] if {"4", "4f"} <= set(members) else []
+        for a, b in pairs:
             comp = _compare(rows, a, b, part)
             if not comp:
                 continue
@@ -212,7 +226,7 @@ def report():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["run", "report"])
-    parser.add_argument("--members", type=int, nargs="*", default=[1, 4, 8])
+    parser.add_argument("--members", nargs="*", default=["1", "4", "4f"])
     args = parser.parse_args(argv)
     if args.command == "run":
         run(args.members)
