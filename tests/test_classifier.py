@@ -494,9 +494,9 @@ def test_warm_start_draws_new_batch_orders(binary_data, monkeypatch):
     seeds = []
     real = clf_mod.IndexStream
 
-    def recording(n, seed, device):
+    def recording(n, seed, device, **kwargs):
         seeds.append(int(seed))
-        return real(n, seed, device)
+        return real(n, seed, device, **kwargs)
 
     monkeypatch.setattr(clf_mod, "IndexStream", recording)
     X, y = binary_data
