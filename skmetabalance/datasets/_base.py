@@ -31,7 +31,20 @@ _LIST_COLUMNS = [
     "licence",
     "classes",
     "imbalance ratio",
+    "group",
 ]
+
+#: What each value of a data set's ``group`` means (see :func:`list_datasets`).
+_GROUPS = {
+    "suite": (
+        "the original collection: loan default, insurance, shuttle, classic "
+        "KEEL and UCI tasks, and three multiclass sets"
+    ),
+    "study": (
+        "further real binary sets from KEEL, UCI and the IJCNN 2007 Agnostic "
+        "Learning vs. Prior Knowledge challenge, for studies across many data sets"
+    ),
+}
 
 
 def _data_file(filename):
@@ -75,11 +88,18 @@ def list_datasets():
     not listed: its images are not shipped, see
     :func:`load_fashion_mnist_lt`.
 
+    The data sets form two groups (the ``group`` column): ``"suite"``, the
+    original collection (loan default, insurance, shuttle, classic KEEL and
+    UCI tasks, three multiclass sets), and ``"study"``, thirteen further real
+    binary sets from KEEL, UCI and the IJCNN 2007 Agnostic Learning vs. Prior
+    Knowledge challenge (``ada``, ``sylva``, ``hiva``, ``german``, ``pima``,
+    ...), kept for studies that compare methods across many data sets.
+
     Returns
     -------
     table : pandas.DataFrame
-        One row per data set, in a fixed order (binary sets first), with the
-        columns:
+        One row per data set, in a fixed order (the suite, binary sets first,
+        then the study sets), with the columns:
 
         ``name``
             The name to pass to :func:`load_dataset`.
@@ -100,6 +120,8 @@ def list_datasets():
             Number of classes.
         ``imbalance ratio``
             Rows of the largest class per row of the smallest class.
+        ``group``
+            ``"suite"`` or ``"study"``, as described above.
 
     See Also
     --------
@@ -111,6 +133,9 @@ def list_datasets():
     >>> table = list_datasets()
     >>> table.set_index("name").loc["lending_club", "rows"]
     np.int64(9857)
+    >>> study = table.loc[table["group"] == "study", "name"].tolist()
+    >>> len(study), study[:3]
+    (13, ['ada', 'sylva', 'hiva'])
     """
     records = []
     for name, entry in _registry().items():
@@ -127,6 +152,7 @@ def list_datasets():
                 "licence": entry["licence"],
                 "classes": len(counts),
                 "imbalance ratio": max(counts) / min(counts),
+                "group": entry["group"],
             }
         )
     return pd.DataFrame.from_records(records, columns=_LIST_COLUMNS)
@@ -186,6 +212,7 @@ def _compose_descr(name, entry):
         para(f"Classes: {counts}"),
         f"Minority share: {_minority_share(entry):.4%}; imbalance ratio "
         f"{counts_ratio:.1f}:1",
+        para(f"Group: {entry['group']} ({_GROUPS[entry['group']]})"),
         "",
         "Encoding",
         "--------",
@@ -201,7 +228,10 @@ def _compose_descr(name, entry):
         "",
         "Source and preprocessing",
         "------------------------",
-        para(f"Source: {entry['source']}. {entry['origin']}"),
+        para(
+            f"Source: {entry['source']}; package version "
+            f"{entry['source_version']}. {entry['origin']}"
+        ),
         para(f"Preprocessing: {entry['preprocessing']}"),
         "",
         "Citation",
@@ -256,8 +286,9 @@ def _codes(values, categories, column):
 def load_dataset(name, *, as_frame=False, return_X_y=False):
     """Load one of the class-imbalanced data sets shipped with skmetabalance.
 
-    The data sets are small real data sets (UCI, KEEL and R packages) stored
-    inside the package, so loading works offline. Call
+    The data sets are real data sets (UCI, KEEL, R packages and the IJCNN 2007
+    Agnostic Learning vs. Prior Knowledge challenge) stored inside the
+    package, so loading works offline. Call
     :func:`list_datasets` for the table of names, sizes and class shares.
 
     Parameters
@@ -300,6 +331,8 @@ def load_dataset(name, *, as_frame=False, return_X_y=False):
             Number of rows of each class.
         task : str
             ``"binary"`` or ``"multiclass"``.
+        group : str
+            ``"suite"`` or ``"study"``; see :func:`list_datasets`.
         name : str
             Name of the data set.
         DESCR : str
@@ -367,6 +400,7 @@ def load_dataset(name, *, as_frame=False, return_X_y=False):
         target_names=list(entry["target_names"]),
         class_counts=np.asarray(entry["class_counts"], dtype=np.int64),
         task=entry["task"],
+        group=entry["group"],
         name=name,
         DESCR=_compose_descr(name, entry),
     )
