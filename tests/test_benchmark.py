@@ -1,8 +1,11 @@
 """Tests of skmetabalance.benchmark: compare(), the summary and the CLI."""
 
 import ast
+import importlib.util
 import json
 import math
+import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, check_scoring
+from sklearn.pipeline import make_pipeline
 
 import skmetabalance.benchmark
 from skmetabalance import MetaBalanceClassifier
@@ -24,8 +28,18 @@ from skmetabalance.benchmark import (
     summarize,
 )
 from skmetabalance.benchmark.__main__ import main
-from skmetabalance.benchmark._compare import METRICS, RESULT_COLUMNS, _scorers
-from skmetabalance.benchmark._models import make_preprocessor
+from skmetabalance.benchmark._compare import (
+    METRICS,
+    RESULT_COLUMNS,
+    _named_estimators,
+    _scorers,
+    plan_tasks,
+)
+from skmetabalance.benchmark._models import (
+    ANCHOR_MODELS,
+    DEFAULT_MODELS,
+    make_preprocessor,
+)
 
 TINY_NET = dict(max_iter=2, hidden_layer_sizes=(8,), tasks_per_step=4, device="cpu")
 
@@ -223,11 +237,141 @@ def test_preprocessor_scales_numeric_and_one_hot_encodes_categorical():
 
 
 def test_every_built_in_model_builds():
-    for name in MODEL_NAMES:
+    assert MODEL_NAMES == (*DEFAULT_MODELS, *ANCHOR_MODELS)
+    assert ANCHOR_MODELS == ("tabm", "realmlp")
+    for name in DEFAULT_MODELS:
         est = make_estimator(name)
         assert hasattr(est, "fit") and hasattr(est, "predict_proba")
     with pytest.raises(ValueError, match="'name' parameter of make_estimator"):
         make_estimator("nope")
+
+
+HAS_PYTABKIT = importlib.util.find_spec("pytabkit") is not None
+
+
+@pytest.fixture
+def without_pytabkit(monkeypatch):
+    """Make ``import pytabkit`` fail, as it does where it is not installed."""
+    for module in [m for m in sys.modules if m.split(".")[0] == "pytabkit"]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "pytabkit", None)
+    monkeypatch.setattr(
+        skmetabalance.benchmark._models, "anchors_available", lambda: False
+    )
+    monkeypatch.setattr(
+        skmetabalance.benchmark._cli, "anchors_available", lambda: False
+    )
+
+
+@pytest.mark.parametrize("name", ["tabm", "realmlp"])
+def test_anchor_without_pytabkit_says_what_to_install(
+    without_pytabkit, small_binary, name
+):
+    install = r'pip install "skmetabalance\[anchors\]" \(or pip install pytabkit\)'
+    match = f"Model '{name}' needs the optional package pytabkit, .*{install}"
+    with pytest.raises(ImportError, match=match):
+        make_estimator(name)
+    X, y = small_binary
+    # compare() fails before fitting anything.
+    with pytest.raises(ImportError, match=match):
+        compare(["logreg", name], X, y, n_repeats=1)
+
+
+def test_default_models_leave_the_anchors_out(without_pytabkit):
+    assert list(_named_estimators(None)) == list(DEFAULT_MODELS)
+    assert not set(ANCHOR_MODELS) & set(DEFAULT_MODELS)
+
+
+def test_cli_anchor_without_pytabkit(without_pytabkit, tmp_path, capsys):
+    base = ["-o", str(tmp_path), "-d", "yeast_me2", "--no-progress"]
+    # "all" includes the anchors, so it needs pytabkit too.
+    for models in ("logreg,realmlp", "all"):
+        assert main([*base, "--models", models]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: Model '")
+        assert 'pip install "skmetabalance[anchors]"' in err
+    assert not (tmp_path / "results.csv").exists()
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "tabm" in out and "realmlp" in out and "not installed" in out
+
+
+class _NeedsThreads(ClassifierMixin, BaseEstimator):
+    """Fails unless ``n_threads`` was set to the threads torch may use."""
+
+    def __init__(self, n_threads=None):
+        self.n_threads = n_threads
+
+    def fit(self, X, y):
+        import torch
+
+        if self.n_threads != torch.get_num_threads():
+            raise ValueError(f"n_threads={self.n_threads}")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.tile([0.5, 0.5], (len(X), 1))
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_compare_sets_unset_n_threads_to_the_worker_threads(small_binary):
+    X, y = small_binary
+    results = compare({"t": _NeedsThreads()}, X, y, n_repeats=1)
+    assert results["error"].tolist() == [""]
+    results = compare({"t": _NeedsThreads(n_threads=10_000)}, X, y, n_repeats=1)
+    assert "ValueError: n_threads=10000" in results["error"].item()
+
+
+@pytest.mark.skipif(not HAS_PYTABKIT, reason="pytabkit is not installed")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_device_auto_is_none_for_pytabkit(small_binary):
+    X, y = small_binary
+    estimators = {
+        "tabm": make_estimator("tabm"),
+        "mb": make_pipeline(MetaBalanceClassifier()),
+    }
+    for device, expected in (("auto", None), ("cuda", "cuda"), ("cpu", "cpu")):
+        tasks = plan_tasks(estimators, X, y, n_repeats=1, device=device)
+        params = [t.estimator.get_params() for t in tasks]
+        assert params[0]["model__device"] == expected
+        assert params[1]["model__metabalanceclassifier__device"] == device
+
+
+@pytest.mark.skipif(not HAS_PYTABKIT, reason="pytabkit is not installed")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_anchors_smoke_fit_through_compare(small_binary):
+    X, y = small_binary
+    # The smallest budgets pytabkit takes: one epoch, a small TabM.
+    estimators = {
+        "tabm": make_estimator("tabm").set_params(n_epochs=1, tabm_k=2, d_block=16),
+        "realmlp": make_estimator("realmlp").set_params(n_epochs=1),
+    }
+    import torch
+
+    np.random.seed(7)
+    random.seed(7)
+    numpy_state = np.random.get_state()[1].copy()
+    python_state = random.getstate()
+    torch_state = torch.get_rng_state()
+    results = compare(estimators, X, y, n_repeats=2, device="cpu")
+    assert list(results.columns) == RESULT_COLUMNS
+    assert results["model"].tolist() == ["tabm", "tabm", "realmlp", "realmlp"]
+    assert results["split"].tolist() == [0, 1, 0, 1]
+    assert (results["error"] == "").all(), results["error"].tolist()
+    scores = results[list(METRICS)].to_numpy()
+    assert np.isfinite(scores).all() and (scores >= 0).all() and (scores <= 1).all()
+    assert (results["fit_time"] > 0).all() and (results["score_time"] > 0).all()
+    assert (results["n_train"] + results["n_test"] == len(y)).all()
+    # Seeded from the split: a rerun gives the same scores.
+    again = compare(estimators, X, y, n_repeats=2, device="cpu")
+    np.testing.assert_array_equal(again[list(METRICS)], results[list(METRICS)])
+    # TabM seeds the global generators inside fit; compare() restores them.
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    assert random.getstate() == python_state
+    assert torch.equal(torch.get_rng_state(), torch_state)
 
 
 def test_scorers_binary_minority_is_positive():

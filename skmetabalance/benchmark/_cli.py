@@ -15,10 +15,14 @@ from sklearn.utils._param_validation import Interval, RealNotInt, validate_param
 
 from ._compare import execute, plan_tasks
 from ._models import (
+    ANCHOR_INSTALL,
+    ANCHOR_MODELS,
+    DEFAULT_MODELS,
+    EPOCH_PARAMETERS,
     MODEL_DESCRIPTIONS,
     MODEL_NAMES,
-    NETWORK_MODELS,
     NETWORK_SETTINGS,
+    anchors_available,
     build_model,
 )
 from ._report import plot_scores, summarize, write_summary
@@ -102,7 +106,12 @@ def run_benchmark(
         quick selection, or every data set of the ``"suite"`` group when
         ``full``.
     models : list of str or None
-        Built-in model names; None runs them all.
+        Built-in model names; ``'all'`` stands for every built-in model. None
+        runs every built-in model except the anchors ``'tabm'`` and
+        ``'realmlp'`` (pytabkit's TabM and RealMLP, with their defaults),
+        which run only when named: they need the optional package pytabkit
+        (``pip install "skmetabalance[anchors]"``) and are slow on a CPU
+        (minutes per fit of a 1,500-row data set on two cores).
     full : bool
         Every data set and ``FULL_REPEATS`` splits.
     repeats : int or None
@@ -118,7 +127,8 @@ def run_benchmark(
     plot : bool
         Draw ``scores.png`` (needs matplotlib).
     max_iter : int or None
-        Overrides the epoch budget of every network (for quick checks).
+        Overrides the epoch budget of every built-in network, the anchors'
+        ``n_epochs`` included (for quick checks).
     estimators : dict or None
         Extra ``{name: estimator}`` to run; a built-in name is replaced by the
         given estimator (for example ``{"metabalance":
@@ -129,6 +139,11 @@ def run_benchmark(
     results : DataFrame
         The rows of ``results.csv``, as :func:`compare` returns them;
         ``results.attrs["plot"]`` is the path of ``scores.png``, or None.
+
+    Raises
+    ------
+    ImportError
+        When ``models`` names an anchor and pytabkit is not installed.
 
     See Also
     --------
@@ -148,12 +163,19 @@ def run_benchmark(
             f"Unknown data set(s) {unknown}; choose among {', '.join(catalogue.index)}."
         )
     extra = dict(estimators or {})
-    models = list(MODEL_NAMES) if models is None else list(models)
+    if models is None:
+        models = list(DEFAULT_MODELS)
+    else:
+        models = [
+            m for name in models for m in (MODEL_NAMES if name == "all" else [name])
+        ]
+    models = list(dict.fromkeys(models))
     models += [m for m in extra if m not in models]
     unknown = [m for m in models if m not in MODEL_NAMES and m not in extra]
     if unknown:
         raise ValueError(
-            f"Unknown model(s) {unknown}; choose among {', '.join(MODEL_NAMES)}."
+            f"Unknown model(s) {unknown}; choose among {', '.join(MODEL_NAMES)} "
+            "or 'all'."
         )
     if repeats is None:
         repeats = FULL_REPEATS if full else QUICK_REPEATS
@@ -165,8 +187,8 @@ def run_benchmark(
     estimators = {}
     for name in models:
         est = extra[name] if name in extra else build_model(name)
-        if max_iter is not None and name in NETWORK_MODELS:
-            est.set_params(max_iter=int(max_iter))
+        if max_iter is not None and name in EPOCH_PARAMETERS:
+            est.set_params(**{EPOCH_PARAMETERS[name]: int(max_iter)})
         estimators[name] = est
 
     tasks = []
@@ -211,8 +233,18 @@ def run_benchmark(
         + " (early stopping holds out a stratified validation split inside fit); "
         "otherwise each estimator's defaults.",
     ]
+    anchors = [m for m in models if m in ANCHOR_MODELS and m not in extra]
+    if anchors:
+        from importlib.metadata import version
+
+        notes.append(
+            f"{' and '.join(anchors)}: pytabkit {version('pytabkit')} with its "
+            "defaults, behind the same preprocessing; each holds out its own random "
+            "20 % validation split of the training rows and uses the CPU threads of "
+            "its worker process."
+        )
     if max_iter is not None:
-        notes.append(f"Networks limited to max_iter={max_iter} epochs.")
+        notes.append(f"Every network limited to {max_iter} epoch(s).")
     write_summary(
         results,
         output / "summary.md",
@@ -239,6 +271,14 @@ def _build_parser():
             "scores.png to --output; finished fits are cached there, so a rerun "
             "resumes where an interrupted one stopped."
         ),
+        epilog=(
+            "Anchors: tabm and realmlp (pytabkit's TabM and RealMLP with their "
+            "defaults) run only when named, e.g. --models all or --models "
+            "metabalance,hgb,tabm,realmlp. They need the optional package "
+            f"pytabkit ({ANCHOR_INSTALL}) and are slow on a CPU (minutes per fit "
+            "of a 1,500-row data set on two cores); --device cuda runs them on the "
+            "GPU."
+        ),
     )
     parser.add_argument(
         "--output",
@@ -264,7 +304,8 @@ def _build_parser():
         "-m",
         action="append",
         metavar="NAMES",
-        help=f"comma-separated model names among {', '.join(MODEL_NAMES)}",
+        help=f"comma-separated model names among {', '.join(MODEL_NAMES)}, or "
+        f"'all' (default: all but the anchors {', '.join(ANCHOR_MODELS)})",
     )
     parser.add_argument(
         "--repeats", "-r", type=int, help="train/test splits per data set"
@@ -312,6 +353,11 @@ def _print_list():
     print()
     for name, text in MODEL_DESCRIPTIONS.items():
         print(f"{name:13s} {text}")
+    state = "installed" if anchors_available() else f"not installed: {ANCHOR_INSTALL}"
+    print(
+        f"\n{' and '.join(ANCHOR_MODELS)} run only when named in --models; they "
+        f"need pytabkit ({state})."
+    )
 
 
 def main(argv=None):
@@ -335,7 +381,7 @@ def main(argv=None):
             plot=not args.no_plot,
             max_iter=args.max_iter,
         )
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.output)

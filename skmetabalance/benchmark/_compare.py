@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import random
 import re
 import sys
 import warnings
@@ -15,13 +17,20 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, make_scorer, roc_auc_score
 from sklearn.model_selection import StratifiedShuffleSplit, cross_validate
 from sklearn.preprocessing import label_binarize
 from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 
-from ._models import MODEL_NAMES, build_model, make_preprocessor, with_preprocessing
+from ._models import (
+    DEFAULT_MODELS,
+    MODEL_NAMES,
+    build_model,
+    make_preprocessor,
+    with_preprocessing,
+)
 
 __all__ = ["compare"]
 
@@ -133,6 +142,25 @@ def _set_nested(estimator, suffix, value, only_if_none):
     return estimator
 
 
+def _set_device(estimator, device):
+    """Set every ``device`` parameter (at any depth) to ``device``.
+
+    pytabkit's models take ``device=None`` where skmetabalance takes
+    ``'auto'`` (CUDA when available, else the CPU); they get None for 'auto'.
+    """
+    params = estimator.get_params(deep=True)
+    updates = {}
+    for key in params:
+        if key != "device" and not key.endswith("__device"):
+            continue
+        owner = params[key[: -len("__device")]] if "__" in key else estimator
+        from_pytabkit = type(owner).__module__.startswith("pytabkit")
+        updates[key] = None if from_pytabkit and device == "auto" else device
+    if updates:
+        estimator.set_params(**updates)
+    return estimator
+
+
 def _builtin(name):
     if name not in MODEL_NAMES:
         raise ValueError(
@@ -145,7 +173,7 @@ def _builtin(name):
 def _named_estimators(estimators):
     """``{name: estimator}`` from any of the forms :func:`compare` accepts."""
     if estimators is None:
-        return {name: build_model(name) for name in MODEL_NAMES}
+        return {name: build_model(name) for name in DEFAULT_MODELS}
     items = estimators.items() if isinstance(estimators, dict) else estimators
     named = {}
     for item in items:
@@ -241,7 +269,7 @@ def plan_tasks(
         else:
             model = clone(est)
         if device is not None:
-            _set_nested(model, "device", device, only_if_none=False)
+            _set_device(model, device)
         for r, (seed, train, test) in enumerate(splits):
             key = joblib.hash(
                 {
@@ -320,6 +348,24 @@ def _warm_up(model):
             return
 
 
+@contextlib.contextmanager
+def _global_rng_kept():
+    """Restore the global random states of numpy, random and torch on exit.
+
+    Some estimators (pytabkit's TabM) seed the global generators inside fit;
+    the caller's generators are left as they were.
+    """
+    numpy_state = np.random.get_state()  # noqa: NPY002 (the caller's state)
+    python_state = random.getstate()
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        random.setstate(python_state)
+
+
 def _fit_and_score(task):
     """Fit one model on one split and score it on the split's test rows."""
     record = {
@@ -337,7 +383,10 @@ def _fit_and_score(task):
         "error": "",
     }
     model = _set_nested(clone(task.estimator), "random_state", task.seed, True)
-    with warnings.catch_warnings():
+    # pytabkit's models otherwise use every physical core, whatever joblib
+    # gave this worker process.
+    _set_nested(model, "n_threads", torch.get_num_threads(), only_if_none=True)
+    with warnings.catch_warnings(), _global_rng_kept():
         warnings.simplefilter("ignore")
         try:
             _warm_up(model)
@@ -527,8 +576,10 @@ def compare(
         ``{name: estimator}``, a list of ``(name, estimator)`` pairs,
         estimators or names of built-in models (``'metabalance'``,
         ``'net_plain'``, ``'net_weighted'``, ``'net_ros'``, ``'net_rus'``,
-        ``'net_smote'``, ``'logreg'``, ``'brf'``, ``'hgb'``). None runs every
-        built-in model.
+        ``'net_smote'``, ``'logreg'``, ``'brf'``, ``'hgb'``, and the anchors
+        ``'tabm'`` and ``'realmlp'``, which need the optional package pytabkit:
+        ``pip install "skmetabalance[anchors]"``). None runs every built-in
+        model except the anchors.
     X : array-like or DataFrame of shape (n_samples, n_features)
         Features. Categorical columns are named by ``categorical_features``.
     y : array-like of shape (n_samples,)
@@ -546,14 +597,17 @@ def compare(
     random_state : int, default=0
         Split ``r`` uses seed ``random_state + r`` for the split, and the same
         seed for every unset ``random_state`` inside the estimator, so that
-        results are reproducible and can be cached.
+        results are reproducible and can be cached. Every unset ``n_threads``
+        (pytabkit's models) is set to the threads of the worker process
+        (``torch.get_num_threads()``, which joblib limits to ``cores // n_jobs``).
     preprocess : bool, default=True
         Put each estimator behind ``StandardScaler`` (numeric columns) and
         ``OneHotEncoder`` (categorical columns) fitted on the training rows.
         Set False for estimators that are complete pipelines.
     device : str or None, default=None
         Sets every ``device`` parameter inside the estimators (e.g. 'cpu',
-        'cuda'); None leaves them as they are.
+        'cuda', 'auto'; pytabkit's models get None for 'auto', their name for
+        the same choice); None leaves them as they are.
     n_jobs : int or None, default=None
         Fits run in parallel processes (joblib); None means 1, -1 all cores.
         joblib limits each process to ``cores // n_jobs`` threads.
@@ -579,6 +633,12 @@ def compare(
         else NaN; ``n_iter`` also holds the iterations of estimators that
         report an integer ``n_iter_``), ``error`` (empty, or why the fit
         failed; its scores are then NaN) and ``cached``.
+
+    Raises
+    ------
+    ImportError
+        When ``estimators`` names ``'tabm'`` or ``'realmlp'`` and pytabkit is
+        not installed (before any fit starts).
 
     See Also
     --------

@@ -74,6 +74,32 @@ def _hgb():
     return HistGradientBoostingClassifier(class_weight="balanced")
 
 
+#: The optional package of the anchor models, and how to install it.
+ANCHOR_PACKAGE = "pytabkit"
+ANCHOR_INSTALL = 'pip install "skmetabalance[anchors]"'
+
+
+def _pytabkit_class(model, class_name):
+    """``pytabkit.<class_name>``, or an ImportError that says how to get it."""
+    try:
+        import pytabkit
+    except ImportError as exc:
+        raise ImportError(
+            f"Model {model!r} needs the optional package {ANCHOR_PACKAGE}, which is "
+            f"not installed; install it with {ANCHOR_INSTALL} (or pip install "
+            f"{ANCHOR_PACKAGE})."
+        ) from exc
+    return getattr(pytabkit, class_name)
+
+
+def _tabm():
+    return _pytabkit_class("tabm", "TabM_D_Classifier")()
+
+
+def _realmlp():
+    return _pytabkit_class("realmlp", "RealMLP_TD_Classifier")()
+
+
 _REGISTRY = {
     "metabalance": (
         _metabalance,
@@ -98,16 +124,49 @@ _REGISTRY = {
         _hgb,
         "HistGradientBoostingClassifier(class_weight='balanced')",
     ),
+    "tabm": (
+        _tabm,
+        "pytabkit TabM_D_Classifier() with its defaults: TabM, 32 weight-sharing "
+        "MLPs of 3 x 512 units, quantile-transformed inputs, AdamW (lr 2e-3, "
+        "batch 256), early stopping (patience 16) on the classification error of "
+        "a random, unstratified 20 % validation split of the training rows, best "
+        "weights restored; no re-balancing",
+    ),
+    "realmlp": (
+        _realmlp,
+        "pytabkit RealMLP_TD_Classifier() with its defaults: 3 x 256 SELU MLP "
+        "with numeric embeddings, robust scaling and smooth clipping, label "
+        "smoothing, 256 epochs on a cosine-log schedule, keeping the epoch with "
+        "the lowest classification error on a random, unstratified 20 % "
+        "validation split of the training rows; no re-balancing",
+    ),
 }
 
 #: Names of the built-in models, in the order they are reported.
 MODEL_NAMES = tuple(_REGISTRY)
+#: Strong tabular networks from pytabkit, run only when asked for by name:
+#: they need the optional package and take minutes per fit on a few CPU cores.
+ANCHOR_MODELS = ("tabm", "realmlp")
+#: The built-in models run when no selection is given.
+DEFAULT_MODELS = tuple(name for name in MODEL_NAMES if name not in ANCHOR_MODELS)
 #: The built-in models that are neural networks trained by skmetabalance.
 NETWORK_MODELS = tuple(
     name for name in MODEL_NAMES if name == "metabalance" or name.startswith("net_")
 )
+#: The parameter that sets the epoch budget of each built-in neural network.
+EPOCH_PARAMETERS = {
+    **dict.fromkeys(NETWORK_MODELS, "max_iter"),
+    **dict.fromkeys(ANCHOR_MODELS, "n_epochs"),
+}
 #: One line describing each built-in model.
 MODEL_DESCRIPTIONS = {name: text for name, (_, text) in _REGISTRY.items()}
+
+
+def anchors_available():
+    """Whether the optional package of the anchor models can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec(ANCHOR_PACKAGE) is not None
 
 
 def build_model(name):
@@ -126,13 +185,22 @@ def make_estimator(name):
     name : str
         One of ``MODEL_NAMES``: ``'metabalance'``, ``'net_plain'``,
         ``'net_weighted'``, ``'net_ros'``, ``'net_rus'``, ``'net_smote'``,
-        ``'logreg'``, ``'brf'``, ``'hgb'``.
+        ``'logreg'``, ``'brf'``, ``'hgb'``, and the anchors ``'tabm'`` and
+        ``'realmlp'`` (pytabkit's ``TabM_D_Classifier()`` and
+        ``RealMLP_TD_Classifier()`` with their defaults), which need the
+        optional package pytabkit: ``pip install "skmetabalance[anchors]"``.
 
     Returns
     -------
     estimator : estimator object
         Without preprocessing; :func:`compare` puts the preprocessor in front
-        of it. The networks share ``early_stopping=True`` and ``max_iter=100``.
+        of it. The skmetabalance networks share ``early_stopping=True`` and
+        ``max_iter=100``; the anchors hold out their own validation split.
+
+    Raises
+    ------
+    ImportError
+        For ``'tabm'`` or ``'realmlp'`` when pytabkit is not installed.
 
     Examples
     --------
