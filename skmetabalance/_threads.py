@@ -145,7 +145,6 @@ class TorchRNG:
     def __init__(self, seed, device):
         self.device = torch.device(device)
         self._cuda = _cuda_indices(self.device)
-        self._draws = None  # whether a training step draws; None: not known yet
         with _GLOBAL_RNG_LOCK:
             saved = self._get()
             try:
@@ -184,32 +183,46 @@ class TorchRNG:
                 self._states = self._get()
                 self._set(saved)
 
-    def steps(self, module):
-        """A context factory for each training step (or validation pass).
+    def scope(self, modules=None):
+        """A context factory for each training step, or each validation pass.
 
-        Steps of a network holding dropout-like layers run in :meth:`active`;
-        so does the first step of any other network, and later ones only if
-        that first step drew from the generators (a custom ``forward`` may
-        call ``torch.rand``). Steps that draw nothing take no lock, so fits in
+        ``modules`` (a network or a list of them) are the networks trained, for
+        steps; None for validation passes, which run in eval mode. Steps of
+        networks holding dropout-like layers run in :meth:`active`; any other
+        step or pass does the first time, and afterwards only if that first
+        time drew from the generators (a custom ``forward`` may call
+        ``torch.rand``). Blocks that draw nothing take no lock, so fits in
         several threads keep running side by side.
         """
-        if any(isinstance(m, _RANDOM_LAYERS) for m in module.modules()):
-            self._draws = True
-        return self._step_scope
+        if isinstance(modules, nn.Module):
+            modules = [modules]
+        draws = any(
+            isinstance(layer, _RANDOM_LAYERS)
+            for module in modules or ()
+            for layer in module.modules()
+        )
+        return _Scope(self, True if draws else None)
+
+
+class _Scope:
+    def __init__(self, rng, draws):
+        self._rng = rng
+        self._draws = draws  # None: not known yet
 
     @contextmanager
-    def _step_scope(self):
+    def __call__(self):
         if self._draws is False:
             yield
             return
         if self._draws:
-            with self.active():
+            with self._rng.active():
                 yield
             return
-        before = [s.clone() for s in self._states]
-        with self.active():
+        before = [s.clone() for s in self._rng._states]
+        with self._rng.active():
             yield
-        self._draws = not all(torch.equal(a, b) for a, b in zip(before, self._states))
+        after = self._rng._states
+        self._draws = not all(torch.equal(a, b) for a, b in zip(before, after))
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import joblib
@@ -16,8 +17,9 @@ import pytest
 import torch
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from joblib.externals.loky import get_reusable_executor
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
@@ -286,6 +288,12 @@ def _thread_configs():
     ]
 
 
+def _outcome(est, X):
+    """Probabilities, and the loss of every epoch (early stopping may restore
+    the weights of an earlier epoch, whose probabilities hide later draws)."""
+    return est.predict_proba(X), [rec["train_loss"] for rec in est.history_]
+
+
 def _run_in_threads(fns):
     """Start ``fns`` together in threads; return their results or raise."""
     barrier = threading.Barrier(len(fns))
@@ -310,16 +318,14 @@ def _run_in_threads(fns):
 
 def test_concurrent_fits_in_two_threads_match_fits_alone(data):
     X, y = data
-    alone = [est.fit(X, y).predict_proba(X) for est in _thread_configs()]
+    alone = [_outcome(est.fit(X, y), X) for est in _thread_configs()]
     for _ in range(2):
         together = _run_in_threads(
-            [
-                lambda est=est: est.fit(X, y).predict_proba(X)
-                for est in _thread_configs()
-            ]
+            [lambda est=est: _outcome(est.fit(X, y), X) for est in _thread_configs()]
         )
-        for a, b in zip(alone, together):
-            np.testing.assert_array_equal(b, a)
+        for got, expected in zip(together, alone):
+            np.testing.assert_array_equal(got[0], expected[0])
+            assert got[1] == expected[1]
 
 
 def test_torch_rng_streams_do_not_mix_and_leave_the_global_state():
@@ -342,65 +348,72 @@ def test_torch_rng_streams_do_not_mix_and_leave_the_global_state():
     assert torch.equal(torch.get_rng_state(), before)
 
 
-_HANDOFF = {}
+_HOOKS = {}
 
 
-class _Handoff(BaseEstimator):
-    """Oversampler that runs a hook of this module in the middle of a fit."""
-
-    def __init__(self, role=None):
-        self.role = role
-
-    def fit_resample(self, X, y):
-        hook = _HANDOFF.get(self.role)
-        if hook is not None:
-            hook()
-        return RandomOverSampler(random_state=0).fit_resample(X, y)
+def _hooked_score(role, estimator, X, y):
+    """Validation scorer that runs this module's hook for ``role`` at each call."""
+    hook = _HOOKS.get(role)
+    if hook is not None:
+        hook()
+    return average_precision_score(y, estimator.predict_proba(X)[:, 1])
 
 
-def test_fit_paused_in_its_sampler_while_another_fit_runs(data):
-    """The interleaving a Dask worker produces when a task secedes in a sampler.
+def test_fit_paused_while_another_fit_runs_in_another_thread(data):
+    """A deterministic interleaving of two fits in two threads.
 
-    Fit B starts in a second thread while fit A is inside its sampler, and
-    pauses inside its own; A runs to the end, then B does. Each must draw the
-    numbers (initial weights, dropout) it draws alone.
+    Fit A, at its second validation pass, starts fit B in a second thread and
+    waits until B reaches its own second validation pass, where B waits for A
+    to finish. Each must draw the numbers (initial weights, dropout masks) it
+    draws alone. This is what a Dask worker does when a task secedes (inside a
+    sampler's neighbour search, say) and the worker starts the next fit.
     """
     X, y = data
-    a = MetaBalanceClassifier(outer_sampler=_Handoff("a"), **SMALL)
-    b = BalancedNetClassifier(
-        _DropoutNet, sampler=_Handoff("b"), max_iter=2, random_state=5
+    common = dict(max_iter=3, early_stopping=True, random_state=5)
+    a = MetaBalanceClassifier(
+        **{**SMALL, **common}, scoring=partial(_hooked_score, "a")
     )
-    alone = [clone(est).fit(X, y).predict_proba(X) for est in (a, b)]
+    b = BalancedNetClassifier(
+        _DropoutNet, **common, scoring=partial(_hooked_score, "b")
+    )
+    alone = [_outcome(clone(est).fit(X, y), X) for est in (a, b)]
 
-    b_in_sampler, a_done = threading.Event(), threading.Event()
+    b_waits, a_done = threading.Event(), threading.Event()
+    calls = {"a": 0, "b": 0}
     result = {}
 
     def fit_b():
         try:
-            result["b"] = b.fit(X, y).predict_proba(X)
+            result["b"] = _outcome(b.fit(X, y), X)
         except BaseException as exc:  # reported in the calling thread
             result["b"] = exc
 
-    def start_b():
-        thread = threading.Thread(target=fit_b)
-        thread.start()
-        result["thread"] = thread
-        assert b_in_sampler.wait(timeout=60)
+    def in_a():
+        calls["a"] += 1
+        if calls["a"] == 2:
+            result["thread"] = threading.Thread(target=fit_b)
+            result["thread"].start()
+            assert b_waits.wait(timeout=120)
 
-    def pause_b():
-        b_in_sampler.set()
-        assert a_done.wait(timeout=60)
+    def in_b():
+        calls["b"] += 1
+        if calls["b"] == 2:
+            b_waits.set()
+            assert a_done.wait(timeout=120)
 
-    _HANDOFF.update(a=start_b, b=pause_b)
+    _HOOKS.update(a=in_a, b=in_b)
     try:
-        got_a = a.fit(X, y).predict_proba(X)
+        got_a = _outcome(a.fit(X, y), X)
     finally:
         a_done.set()
-        _HANDOFF.clear()
-    result["thread"].join(timeout=300)
-    assert isinstance(result.get("b"), np.ndarray), result.get("b")
-    np.testing.assert_array_equal(got_a, alone[0])
-    np.testing.assert_array_equal(result["b"], alone[1])
+        if "thread" in result:
+            result["thread"].join(timeout=300)
+        _HOOKS.clear()
+    assert calls == {"a": 3, "b": 3}
+    assert isinstance(result.get("b"), tuple), result.get("b")
+    for got, expected in zip((got_a, result["b"]), alone):
+        np.testing.assert_array_equal(got[0], expected[0])
+        assert got[1] == expected[1]
 
 
 # ---------------------------------------------------------------- guarantees
