@@ -136,16 +136,22 @@ def _worker_pythonpath():
             os.environ["PYTHONPATH"] = old
 
 
-@pytest.fixture(params=[1, 2], ids=lambda i: f"cluster{i}")
+@pytest.fixture(params=[(2, 1), (1, 2)], ids=lambda p: f"{p[0]}x{p[1]}threads")
 def fresh_dask_client(request):
-    """A new cluster for each test: its workers start with no fit behind them."""
+    """A new cluster for each test: its workers start with no fit behind them.
+
+    Two workers of one thread each (fits share a process only when a task
+    secedes), then one worker of two threads (Dask's usual layout: fits run
+    side by side in threads of one process).
+    """
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask")
+    n_workers, threads = request.param
     with (
         _worker_pythonpath(),
         distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
+            n_workers=n_workers,
+            threads_per_worker=threads,
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
@@ -171,8 +177,8 @@ def test_same_search_and_cross_validate_on_fresh_dask_cluster(
     assert len(stream.data) >= len(ref_search.cv_results_["params"]) * 2
     _assert_same_search(search, ref_search)
     np.testing.assert_array_equal(scores, ref_scores)
-    # The fits ran in the worker processes, on this package, each with one
-    # torch thread.
+    # The fits ran in the worker processes, on this package, with the thread
+    # setting Dask gives each worker.
     workers = fresh_dask_client.run(
         lambda: (
             sys.modules["skmetabalance"].__file__,
@@ -181,7 +187,7 @@ def test_same_search_and_cross_validate_on_fresh_dask_cluster(
             os.getpid(),
         )
     )
-    assert len(workers) == 2
+    assert len(workers) == len(fresh_dask_client.scheduler_info()["workers"])
     for path, threads, omp, pid in workers.values():
         assert path == skmetabalance.__file__
         assert omp is not None and threads == int(omp)
