@@ -1,13 +1,25 @@
-"""Intra-op thread settings for small dense networks on the CPU."""
+"""What a fit shares with the other threads of its process.
+
+Intra-op thread settings for small dense networks on the CPU, and the fit's
+own stream of torch's process-wide random generators.
+"""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-__all__ = ["one_thread", "small_step", "prediction_chunks", "n_params"]
+__all__ = [
+    "one_thread",
+    "small_step",
+    "prediction_chunks",
+    "n_params",
+    "TorchRNG",
+    "untouched_global_rng",
+]
 
 
 def n_params(module):
@@ -93,3 +105,132 @@ def prediction_chunks(module, rows):
     if device.type != "cpu" or not _dense_only(module):
         return rows, False
     return _CPU_PREDICT_ROWS, small_step(module, _CPU_PREDICT_ROWS * n_params(module))
+
+
+# ------------------------------------------------------------ random generators
+#: Held while torch's process-wide generators carry the state of one fit (see
+#: ``TorchRNG``). Reentrant: a fit may run inside another's block in one thread.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+#: Layers that draw random numbers in training mode.
+_RANDOM_LAYERS = (nn.modules.dropout._DropoutNd, nn.RReLU)
+
+
+def _cuda_indices(device):
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+class TorchRNG:
+    """One fit's own stream of torch's process-wide random generators.
+
+    Weight initialisation (``reset_parameters`` of torch layers, user module
+    factories) and dropout under ``vmap`` draw from torch's global generators,
+    which take no generator argument and are shared by every thread of the
+    process. Seeding them inside ``torch.random.fork_rng`` does not isolate a
+    fit: another fit running in another thread of the same process (a thread
+    pool, or a Dask worker whose task seceded, e.g. inside a sampler's
+    neighbour search run through joblib) reseeds or draws from them in
+    between, and its ``fork_rng`` rewinds them on exit, so both fits draw
+    numbers that depend on timing.
+
+    An instance keeps the fit's generator states itself (the CPU generator and
+    that of the fit's device) and puts them into the global generators only
+    inside :meth:`active`, under a process-wide lock, taking them back on exit.
+    Draws made inside come from this fit's stream alone, in order, whatever
+    else the process runs; the global states outside are left as they were.
+    """
+
+    def __init__(self, seed, device):
+        self.device = torch.device(device)
+        self._cuda = _cuda_indices(self.device)
+        with _GLOBAL_RNG_LOCK:
+            saved = self._get()
+            try:
+                torch.random.default_generator.manual_seed(int(seed))
+                for index in self._cuda:
+                    torch.cuda.default_generators[index].manual_seed(int(seed))
+                if self.device.type == "mps":
+                    torch.mps.manual_seed(int(seed))
+                self._states = self._get()
+            finally:
+                self._set(saved)
+
+    def _get(self):
+        states = [torch.get_rng_state()]
+        states += [torch.cuda.get_rng_state(i) for i in self._cuda]
+        if self.device.type == "mps":
+            states.append(torch.mps.get_rng_state())
+        return states
+
+    def _set(self, states):
+        torch.set_rng_state(states[0])
+        for i, state in zip(self._cuda, states[1:]):
+            torch.cuda.set_rng_state(state, i)
+        if self.device.type == "mps":
+            torch.mps.set_rng_state(states[-1])
+
+    @contextmanager
+    def active(self):
+        """Let the block draw from this fit's stream (other fits wait)."""
+        with _GLOBAL_RNG_LOCK:
+            saved = self._get()
+            self._set(self._states)
+            try:
+                yield
+            finally:
+                self._states = self._get()
+                self._set(saved)
+
+    def scope(self, modules=None):
+        """A context factory for each training step, or each validation pass.
+
+        ``modules`` (a network or a list of them) are the networks trained, for
+        steps; None for validation passes, which run in eval mode. Steps of
+        networks holding dropout-like layers run in :meth:`active`; any other
+        step or pass does the first time, and afterwards only if that first
+        time drew from the generators (a custom ``forward`` may call
+        ``torch.rand``). Blocks that draw nothing take no lock, so fits in
+        several threads keep running side by side.
+        """
+        if isinstance(modules, nn.Module):
+            modules = [modules]
+        draws = any(
+            isinstance(layer, _RANDOM_LAYERS)
+            for module in modules or ()
+            for layer in module.modules()
+        )
+        return _Scope(self, True if draws else None)
+
+
+class _Scope:
+    def __init__(self, rng, draws):
+        self._rng = rng
+        self._draws = draws  # None: not known yet
+
+    @contextmanager
+    def __call__(self):
+        if self._draws is False:
+            yield
+            return
+        if self._draws:
+            with self._rng.active():
+                yield
+            return
+        before = [s.clone() for s in self._rng._states]
+        with self._rng.active():
+            yield
+        after = self._rng._states
+        self._draws = not all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+@contextmanager
+def untouched_global_rng():
+    """Run a block that draws from torch's global CPU generator, then restore it.
+
+    ``fork_rng`` under the lock of :class:`TorchRNG`, so that the restore on
+    exit cannot rewind the stream of a fit running in another thread.
+    """
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        yield

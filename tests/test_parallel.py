@@ -1,26 +1,53 @@
-"""Scale-out: joblib (loky), Dask and Ray backends, and the guarantees they rely on."""
+"""Scale-out: joblib (loky, threads), Dask and Ray backends, and the guarantees they
+rely on: a fit gives the same result whatever runs beside it in its process."""
 
 import json
 import os
 import pickle
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
 import torch
+from imblearn.over_sampling import SMOTE, RandomOverSampler
 from joblib.externals.loky import get_reusable_executor
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.neighbors import NearestNeighbors
+from torch import nn
 
+import skmetabalance
 from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
 
 ROOT = str(Path(__file__).resolve().parents[1])
-SMALL = dict(max_iter=2, hidden_layer_sizes=(8,), tasks_per_step=4, random_state=0)
-GRID = {"lr": [0.01, 0.2]}
+# Worker processes must import the package this process imported.
+PACKAGE_ROOT = str(Path(skmetabalance.__file__).resolve().parents[1])
+# Dropout makes every training step draw random numbers, so a fit whose draws
+# were shifted by another fit in the same process shows in its scores.
+SMALL = dict(
+    max_iter=2, hidden_layer_sizes=(8,), tasks_per_step=4, dropout=0.2, random_state=0
+)
+# SMOTE's neighbour search with a tree goes through joblib; under the Dask
+# backend the worker thread then secedes and the worker starts the next fit
+# beside it, in a second thread of the same process.
+GRID = {
+    "outer_sampler": [
+        RandomOverSampler(random_state=0),
+        SMOTE(
+            k_neighbors=NearestNeighbors(n_neighbors=4, algorithm="kd_tree"),
+            random_state=0,
+        ),
+    ],
+    "lr": [0.01, 0.2],
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +58,13 @@ def data():
     return X.astype(np.float32), y
 
 
-def _search():
+def _search(n_jobs=-1):
     return GridSearchCV(
         MetaBalanceClassifier(**SMALL),
         GRID,
         cv=StratifiedKFold(2, shuffle=True, random_state=0),
         scoring="roc_auc",
-        n_jobs=-1,
+        n_jobs=n_jobs,
     )
 
 
@@ -62,26 +89,69 @@ def reference(data):
     return search, scores
 
 
+def _scores(search):
+    res = search.cv_results_
+    n_splits = search.n_splits_
+    return np.array([res[f"split{i}_test_score"] for i in range(n_splits)])
+
+
 def _assert_same_search(search, ref):
+    # Every fit's score, exactly: a mean can hide two differences.
+    np.testing.assert_array_equal(_scores(search), _scores(ref))
     assert search.best_params_ == ref.best_params_
-    np.testing.assert_array_equal(
-        search.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"]
-    )
     np.testing.assert_array_equal(
         search.best_estimator_.predict_proba(np.eye(5, dtype=np.float32)),
         ref.best_estimator_.predict_proba(np.eye(5, dtype=np.float32)),
     )
 
 
+# ------------------------------------------------------------ joblib backends
+def test_same_search_with_two_threads(data, reference):
+    X, y = data
+    ref_search, _ = reference
+    with joblib.parallel_config(backend="threading"):
+        search = _search(n_jobs=2).fit(X, y)
+    _assert_same_search(search, ref_search)
+
+
+def test_same_search_on_loky(data, reference):
+    X, y = data
+    ref_search, _ = reference
+    with joblib.parallel_config(backend="loky"):
+        search = _search(n_jobs=2).fit(X, y)
+    _assert_same_search(search, ref_search)
+
+
 # ---------------------------------------------------------------------- Dask
-@pytest.fixture(scope="module")
-def dask_client():
+@contextmanager
+def _worker_pythonpath():
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, old]))
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+@pytest.fixture(params=[(2, 1), (1, 2)], ids=lambda p: f"{p[0]}x{p[1]}threads")
+def fresh_dask_client(request):
+    """A new cluster for each test: its workers start with no fit behind them.
+
+    Two workers of one thread each (fits share a process only when a task
+    secedes), then one worker of two threads (Dask's usual layout: fits run
+    side by side in threads of one process).
+    """
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask")
+    n_workers, threads = request.param
     with (
+        _worker_pythonpath(),
         distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
+            n_workers=n_workers,
+            threads_per_worker=threads,
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
@@ -91,29 +161,36 @@ def dask_client():
         yield client
 
 
-def test_grid_search_and_cross_validate_on_dask(dask_client, data, reference):
+def test_same_search_and_cross_validate_on_fresh_dask_cluster(
+    fresh_dask_client, data, reference
+):
     from distributed import get_task_stream
 
     X, y = data
     ref_search, ref_scores = reference
-    with get_task_stream(dask_client) as stream, joblib.parallel_config(backend="dask"):
+    with (
+        get_task_stream(fresh_dask_client) as stream,
+        joblib.parallel_config(backend="dask"),
+    ):
         search = _search().fit(X, y)
         scores = _cross_validate(X, y, -1)
     assert len(stream.data) >= len(ref_search.cv_results_["params"]) * 2
     _assert_same_search(search, ref_search)
     np.testing.assert_array_equal(scores, ref_scores)
-    # The fits ran in the worker processes, each with one torch thread.
-    workers = dask_client.run(
+    # The fits ran in the worker processes, on this package, with the thread
+    # setting Dask gives each worker.
+    workers = fresh_dask_client.run(
         lambda: (
-            "skmetabalance" in sys.modules,
+            sys.modules["skmetabalance"].__file__,
             torch.get_num_threads(),
             os.environ.get("OMP_NUM_THREADS"),
             os.getpid(),
         )
     )
-    assert len(workers) == 2
-    for loaded, threads, omp, pid in workers.values():
-        assert loaded and omp is not None and threads == int(omp)
+    assert len(workers) == len(fresh_dask_client.scheduler_info()["workers"])
+    for path, threads, omp, pid in workers.values():
+        assert path == skmetabalance.__file__
+        assert omp is not None and threads == int(omp)
         assert pid != os.getpid()
 
 
@@ -192,6 +269,157 @@ def test_fit_leaves_parent_thread_count_alone(data):
     MetaBalanceClassifier(**SMALL).fit(X, y)
     BalancedNetClassifier(max_iter=1, hidden_layer_sizes=(4,), random_state=0).fit(X, y)
     assert torch.get_num_threads() == before
+
+
+# ------------------------------------------------------------------- threads
+class _DropoutNet(nn.Module):
+    """A custom network (trained through ``vmap``) that draws in every step."""
+
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.hidden = nn.Linear(n_features, 8)
+        self.drop = nn.Dropout(0.3)
+        self.out = nn.Linear(8, n_outputs)
+
+    def forward(self, x):
+        return self.out(self.drop(torch.relu(self.hidden(x))))
+
+
+def _thread_configs():
+    return [
+        MetaBalanceClassifier(**{**SMALL, "max_iter": 3, "random_state": 1}),
+        BalancedNetClassifier(
+            _DropoutNet, sampler="over", max_iter=3, batch_size=16, random_state=2
+        ),
+    ]
+
+
+def _outcome(est, X):
+    """Probabilities, and the loss of every epoch (early stopping may restore
+    the weights of an earlier epoch, whose probabilities hide later draws)."""
+    return est.predict_proba(X), [rec["train_loss"] for rec in est.history_]
+
+
+def _run_in_threads(fns):
+    """Start ``fns`` together in threads; return their results or raise."""
+    barrier = threading.Barrier(len(fns))
+    out, errors = [None] * len(fns), []
+
+    def run(i):
+        try:
+            barrier.wait(timeout=60)
+            out[i] = fns[i]()
+        except BaseException as exc:  # reported in the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    return out
+
+
+def test_concurrent_fits_in_two_threads_match_fits_alone(data):
+    X, y = data
+    alone = [_outcome(est.fit(X, y), X) for est in _thread_configs()]
+    for _ in range(2):
+        together = _run_in_threads(
+            [lambda est=est: _outcome(est.fit(X, y), X) for est in _thread_configs()]
+        )
+        for got, expected in zip(together, alone):
+            np.testing.assert_array_equal(got[0], expected[0])
+            assert got[1] == expected[1]
+
+
+def test_torch_rng_streams_do_not_mix_and_leave_the_global_state():
+    from skmetabalance._threads import TorchRNG
+
+    def draws(seed, n):
+        gen = torch.Generator().manual_seed(seed)
+        return [torch.rand(3, generator=gen) for _ in range(n)]
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first, second = TorchRNG(1, "cpu"), TorchRNG(2, "cpu")
+    got = {1: [], 2: []}
+    for _ in range(3):  # alternating blocks, as two fits in two threads
+        for seed, rng in ((1, first), (2, second)):
+            with rng.active():
+                got[seed].append(torch.rand(3))
+    for seed in (1, 2):
+        torch.testing.assert_close(got[seed], draws(seed, 3), rtol=0, atol=0)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+_HOOKS = {}
+
+
+def _hooked_score(role, estimator, X, y):
+    """Validation scorer that runs this module's hook for ``role`` at each call."""
+    hook = _HOOKS.get(role)
+    if hook is not None:
+        hook()
+    return average_precision_score(y, estimator.predict_proba(X)[:, 1])
+
+
+def test_fit_paused_while_another_fit_runs_in_another_thread(data):
+    """A deterministic interleaving of two fits in two threads.
+
+    Fit A, at its second validation pass, starts fit B in a second thread and
+    waits until B reaches its own second validation pass, where B waits for A
+    to finish. Each must draw the numbers (initial weights, dropout masks) it
+    draws alone. This is what a Dask worker does when a task secedes (inside a
+    sampler's neighbour search, say) and the worker starts the next fit.
+    """
+    X, y = data
+    common = dict(max_iter=3, early_stopping=True, random_state=5)
+    a = MetaBalanceClassifier(
+        **{**SMALL, **common}, scoring=partial(_hooked_score, "a")
+    )
+    b = BalancedNetClassifier(
+        _DropoutNet, **common, scoring=partial(_hooked_score, "b")
+    )
+    alone = [_outcome(clone(est).fit(X, y), X) for est in (a, b)]
+
+    b_waits, a_done = threading.Event(), threading.Event()
+    calls = {"a": 0, "b": 0}
+    result = {}
+
+    def fit_b():
+        try:
+            result["b"] = _outcome(b.fit(X, y), X)
+        except BaseException as exc:  # reported in the calling thread
+            result["b"] = exc
+
+    def in_a():
+        calls["a"] += 1
+        if calls["a"] == 2:
+            result["thread"] = threading.Thread(target=fit_b)
+            result["thread"].start()
+            assert b_waits.wait(timeout=120)
+
+    def in_b():
+        calls["b"] += 1
+        if calls["b"] == 2:
+            b_waits.set()
+            assert a_done.wait(timeout=120)
+
+    _HOOKS.update(a=in_a, b=in_b)
+    try:
+        got_a = _outcome(a.fit(X, y), X)
+    finally:
+        a_done.set()
+        if "thread" in result:
+            result["thread"].join(timeout=300)
+        _HOOKS.clear()
+    assert calls == {"a": 3, "b": 3}
+    assert isinstance(result.get("b"), tuple), result.get("b")
+    for got, expected in zip((got_a, result["b"]), alone):
+        np.testing.assert_array_equal(got[0], expected[0])
+        assert got[1] == expected[1]
 
 
 # ---------------------------------------------------------------- guarantees

@@ -682,3 +682,52 @@ def test_tampered_model_file_is_refused(data, tmp_path):
         ValueError, match="not a valid skmetabalance model file.*hash does not match"
     ):
         load_model(bad)
+
+
+# ------------------------------------------------------------ prediction passes
+class _NormNet(nn.Module):
+    """A custom network: LayerNorm and GELU between linear layers."""
+
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(n_features, 12), nn.LayerNorm(12), nn.GELU()
+        )
+        self.head = nn.Linear(12, n_outputs)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+@pytest.mark.parametrize("factory", [MLP, _NormNet])
+def test_forward_logits_runs_fixed_passes_and_restores_state(factory):
+    from skmetabalance._inference import forward_logits, prediction_pass
+
+    torch.manual_seed(0)
+    module = factory(7, 3)
+    rows = prediction_pass(module)[0]
+    X = np.random.RandomState(0).randn(rows + 300, 7)
+    X32 = torch.as_tensor(X, dtype=torch.float32)
+    threads = torch.get_num_threads()
+    got = forward_logits(module, X, 3)
+    assert got.dtype == torch.float64 and got.shape == (X.shape[0], 3)
+    assert module.training and torch.get_num_threads() == threads
+    # One forward pass per block of ``rows`` rows, in eval mode, in float32.
+    module.eval()
+    with torch.no_grad():
+        expected = torch.cat([module(X32[:rows]), module(X32[rows:])]).double()
+    module.train()
+    assert torch.equal(got, expected)
+    # A float32 tensor gives the bits of the float64 array it was made from.
+    assert torch.equal(forward_logits(module, X32, 3), got)
+    assert forward_logits(module, X[:0], 3).shape == (0, 3)
+
+
+def test_predictions_on_parts_agree_with_the_whole_to_float32_rounding(data3):
+    # Not bit for bit: a float32 matrix product over other rows may round
+    # differently (see docs/errors.rst, Determinism).
+    X, y = data3
+    clf = plain(module=_NormNet).fit(X, y)
+    whole = clf.predict_proba(X)
+    parts = np.concatenate([clf.predict_proba(X[i : i + 7]) for i in range(0, 120, 7)])
+    np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-6)
