@@ -24,18 +24,17 @@ from sklearn.utils.validation import (
 from . import _data
 from ._data import IndexStream, resolve_device
 from ._fastpath import make_engine
+from ._inference import forward_logits
 from ._modules import Ensemble, average_logits, build_module, check_output_shape
 from ._samplers import SAMPLER_ALIASES, make_sampler, resample
-from ._seeding import SeedPlan, torch_seeded
-from ._threads import one_thread, prediction_chunks
+from ._seeding import SeedPlan
+from ._threads import TorchRNG
 from ._training import EarlyStopping, MetaStepper, PlainStepper, train
 
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
 
 #: Largest dense copy (bytes) made of a sparse input matrix.
 MAX_DENSE_BYTES = 4 * 1024**3
-#: Rows per forward pass at prediction time.
-PREDICT_BATCH_ROWS = 65536
 
 
 def _format_bytes(n):
@@ -145,20 +144,6 @@ class _Prefit(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.classes[np.argmax(self.proba, axis=1)]
-
-
-def _forward_logits(module, X_t, n_outputs):
-    """Float32 logits of the rows ``X_t`` in eval mode, in chunks."""
-    was_training = module.training
-    module.eval()
-    rows, use_one_thread = prediction_chunks(module, PREDICT_BATCH_ROWS)
-    try:
-        with torch.inference_mode(), one_thread(use_one_thread):
-            parts = [module(X_t[i : i + rows]) for i in range(0, X_t.shape[0], rows)]
-    finally:
-        module.train(was_training)
-    logits = torch.cat(parts) if parts else torch.empty(0, n_outputs)
-    return logits.reshape(X_t.shape[0], n_outputs)
 
 
 def _proba_from_logits(logits, n_outputs):
@@ -358,8 +343,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         settled = {}  # probabilities and score of members that no longer train
 
         def proba_of(module, X_t):
-            logits = _forward_logits(module, X_t, n_outputs).double()
-            logits = _finite_logits(logits, warn=False)
+            logits = _finite_logits(forward_logits(module, X_t, n_outputs), warn=False)
             return _proba_from_logits(logits, n_outputs).cpu().numpy()
 
         def validate(modules, active):
@@ -403,7 +387,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     self.module, n_features, n_outputs, hidden, self.dropout
                 )
             else:
-                with torch_seeded(seed_for(m), device):
+                with TorchRNG(seed_for(m), device).active():
                     module = build_module(
                         self.module, n_features, n_outputs, hidden, self.dropout
                     )
@@ -626,16 +610,16 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         run = self._setup(X, y, sample_weight)
-        with torch_seeded(run.plan.seed("training", run.fit_index), run.device):
-            result = train(
-                run.stepper,
-                run.optimizer,
-                max_iter=self.max_iter,
-                early_stopping=run.early_stopping,
-                history=run.history,
-                steps_done=run.steps_done,
-                verbose=self.verbose,
-            )
+        result = train(
+            run.stepper,
+            run.optimizer,
+            max_iter=self.max_iter,
+            early_stopping=run.early_stopping,
+            history=run.history,
+            steps_done=run.steps_done,
+            verbose=self.verbose,
+            rng=TorchRNG(run.plan.seed("training", run.fit_index), run.device),
+        )
         self._finish(run, result)
         return self
 
@@ -645,22 +629,12 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = _validate_numeric(self, X, dtype=np.float32, reset=False)
         X = _densify(X)
-        members = _members_of(self.module_)
-        device = next((p.device for p in members[0].parameters()), torch.device("cpu"))
-        out = []
-        for i in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-            chunk = torch.from_numpy(
-                np.ascontiguousarray(X[i : i + PREDICT_BATCH_ROWS])
-            ).to(device)
-            logits = [_forward_logits(m, chunk, self.n_outputs_) for m in members]
-            if len(logits) == 1:
-                combined = logits[0].double()
-            else:
-                combined = average_logits([_finite_logits(z.double()) for z in logits])
-            out.append(combined.cpu())
-        if not out:
-            return torch.empty(0, self.n_outputs_, dtype=torch.float64)
-        return torch.cat(out)
+        logits = [
+            forward_logits(m, X, self.n_outputs_) for m in _members_of(self.module_)
+        ]
+        if len(logits) == 1:
+            return logits[0]
+        return average_logits([_finite_logits(z) for z in logits])
 
     def decision_function(self, X):
         """Raw network outputs (logits) for the rows of ``X``.

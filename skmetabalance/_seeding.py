@@ -11,13 +11,11 @@ reordering one draw therefore never shifts any other.
 from __future__ import annotations
 
 import zlib
-from contextlib import contextmanager
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 
-__all__ = ["SeedPlan", "torch_seeded"]
+__all__ = ["SeedPlan"]
 
 
 def _word(part):
@@ -57,28 +55,3 @@ class SeedPlan:
         words = tuple(_word(part) for part in key)
         sequence = np.random.SeedSequence(self.entropy, spawn_key=words)
         return int(sequence.generate_state(1, dtype=np.uint32)[0])
-
-
-def _cuda_devices(device):
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
-
-
-@contextmanager
-def torch_seeded(seed, device):
-    """Run the block with torch's global generators seeded, then restore them.
-
-    Module construction (a user's factory) and dropout draw from torch's global
-    generators; their states before the block are restored after it. Only the
-    CPU generator and that of ``device`` are touched: ``torch.manual_seed``
-    would also reseed every other GPU.
-    """
-    with torch.random.fork_rng(devices=_cuda_devices(device)):
-        torch.random.default_generator.manual_seed(seed)
-        for index in _cuda_devices(device):
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(seed)
-        if device.type == "mps":
-            torch.mps.manual_seed(seed)
-        yield

@@ -32,6 +32,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._modules import Ensemble
+from ._threads import untouched_global_rng
 
 __all__ = [
     "FIELDS",
@@ -357,7 +358,7 @@ def _build_network(estimator, n_features, n_outputs):
 
     The global torch random state is left as it was.
     """
-    with torch.random.fork_rng(devices=[]):
+    with untouched_global_rng():
         members = estimator._build_members(n_features, n_outputs, torch.device("cpu"))
     net = members[0] if len(members) == 1 else Ensemble(members)
     return net.eval()

@@ -15,7 +15,6 @@ from torch import nn
 __all__ = [
     "one_thread",
     "small_step",
-    "prediction_chunks",
     "n_params",
     "TorchRNG",
     "untouched_global_rng",
@@ -43,12 +42,6 @@ _SMALL_STEP_WORK = 1 << 30
 #: Parameterised layers whose cost per row is about one multiply-add per
 #: parameter, so that rows x parameters estimates the work of a network.
 _DENSE_LAYERS = (nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.Embedding)
-
-#: Rows per forward pass when predicting on the CPU: the activations of a few
-#: thousand rows stay in cache. Measured with the default MLP on 30 features,
-#: one thread: 5.9M rows/s in chunks of 4096 rows, 1.7M rows/s in chunks of
-#: 65536.
-_CPU_PREDICT_ROWS = 4096
 
 
 @contextmanager
@@ -94,17 +87,6 @@ def small_step(module, work):
     """
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     return device.type == "cpu" and work < _SMALL_STEP_WORK and _dense_only(module)
-
-
-def prediction_chunks(module, rows):
-    """Rows per forward pass for prediction, and whether to use one thread.
-
-    ``rows`` is the chunk size used off the CPU (large chunks keep a GPU busy).
-    """
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    if device.type != "cpu" or not _dense_only(module):
-        return rows, False
-    return _CPU_PREDICT_ROWS, small_step(module, _CPU_PREDICT_ROWS * n_params(module))
 
 
 # ------------------------------------------------------------ random generators

@@ -22,6 +22,7 @@ gradient, so the optimiser leaves it alone, and it no longer costs anything.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -556,11 +557,12 @@ def _diverged_cause(first_epoch, start_value, inner_finite):
     )
 
 
-def _run_epoch(stepper, optimizer, n_steps):
+def _run_epoch(stepper, optimizer, n_steps, scope):
     """One epoch of steps; per-member mean losses and the losses it started from."""
     out_sum = in_sum = start = None
     for i in range(n_steps):
-        l_out, l_in = stepper.step()
+        with scope():
+            l_out, l_in = stepper.step()
         if i == 0:
             # The loss at the weights the epoch started from (the inner loss for
             # a meta step, whose outer loss is at adapted weights).
@@ -591,6 +593,7 @@ def train(
     history,
     steps_done,
     verbose,
+    rng=None,
 ):
     """Train the stepper's members for up to ``max_iter`` epochs.
 
@@ -601,11 +604,18 @@ def train(
     member back to the start of the interrupted epoch and ends training with a
     UserWarning.
 
+    ``rng`` (a :class:`~skmetabalance._threads.TorchRNG`) gives the random
+    draws of steps and validation passes (dropout) the fit's own stream; None
+    leaves them to torch's global generators.
+
     Returns
     -------
     TrainResult
     """
     modules = stepper.modules
+    step_scope = eval_scope = contextlib.nullcontext
+    if rng is not None:
+        step_scope, eval_scope = rng.scope(modules), rng.scope()
     n_members = len(modules)
     checkpoints = Checkpoints(stepper, optimizer)
     reason = ["max_iter"] * n_members
@@ -628,7 +638,9 @@ def train(
             extra = early_stopping.bookkeeping(m) if early_stopping else {}
             checkpoints.mark(m, epoch, extra)
         try:
-            out_loss, in_loss, start = _run_epoch(stepper, optimizer, n_steps)
+            out_loss, in_loss, start = _run_epoch(
+                stepper, optimizer, n_steps, step_scope
+            )
         except KeyboardInterrupt:
             for m in active:
                 checkpoints.restore(m)
@@ -706,9 +718,10 @@ def train(
                     rec["member_train_loss"][m] = float(out_loss[j])
         marker = ""
         if early_stopping is not None:
-            scores, ensemble, improved, stop = early_stopping.update(
-                epoch, modules, list(stepper.active)
-            )
+            with eval_scope():
+                scores, ensemble, improved, stop = early_stopping.update(
+                    epoch, modules, list(stepper.active)
+                )
             for m in modules:
                 m.train()
             rec["valid_score"] = float(ensemble)

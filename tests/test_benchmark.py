@@ -546,7 +546,12 @@ def _private_uses(tree):
 @pytest.mark.skipif(not SCRIPTS.is_dir(), reason="no benchmarks/ folder")
 def test_scripts_use_the_public_api_only():
     scripts = sorted(SCRIPTS.rglob("*.py"))
-    assert {p.parent.name for p in scripts} == {"speed", "evidence", "tools"}
+    assert {p.parent.name for p in scripts} == {
+        "speed",
+        "evidence",
+        "reliability",
+        "tools",
+    }
     for path in scripts:
         assert _private_uses(ast.parse(path.read_text())) == [], path
     # The check itself catches both kinds of use.
