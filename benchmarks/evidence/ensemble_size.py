@@ -187,9 +187,7 @@ def report():
                 sel = [
                     r
                     for r in rows
-                    if r["dataset"] == name
-                    and r["part"] == part
-                    and r["members"] == e
+                    if r["dataset"] == name and r["part"] == part and r["members"] == e
                 ]
                 if sel:
                     ap = np.mean([float(r["ap"]) for r in sel])
