@@ -441,8 +441,11 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         n_outputs = 1 if classes.size == 2 else classes.size
         # A continued fit keeps the plan (so the validation split) of the first
         # one, and draws new batch orders, dropout masks and sampler seeds.
-        if continuing:
+        if continuing and hasattr(self, "_seed_entropy"):
             plan, fit_index = SeedPlan(entropy=self._seed_entropy), self._n_fits
+        elif continuing:
+            # A model pickled by version 0.1 carries no seed plan: start one.
+            plan, fit_index = SeedPlan(self.random_state), len(self.history_)
         else:
             plan, fit_index = SeedPlan(self.random_state), 0
         device = resolve_device(self.device)

@@ -185,3 +185,13 @@ def test_early_stopping_counts_patience_per_member():
     assert stops == [[], [], [1], [], [0]]
     assert [b["epoch"] for b in stopping.best] == [3, 1]
     assert [b["score"] for b in stopping.best] == [0.7, 0.5]
+
+
+def test_warm_start_of_a_model_without_a_seed_plan(binary_data):
+    # Models pickled by version 0.1 carry no seed plan; continuing one starts a
+    # plan of its own instead of failing.
+    X, y = binary_data
+    clf = MetaBalanceClassifier(max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    del clf._seed_entropy, clf._n_fits
+    clf.fit(X, y)
+    assert clf.n_iter_ == 4 and clf._n_fits == 3
