@@ -170,7 +170,6 @@ class _FitRun:
     fit_index: int
     validation_indices: np.ndarray | None
     samplers: dict
-    members: list
     optimizer: torch.optim.Optimizer
     stepper: object
     early_stopping: EarlyStopping | None
@@ -545,7 +544,6 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             fit_index=fit_index,
             validation_indices=val_idx,
             samplers=samplers,
-            members=members,
             optimizer=optimizer,
             stepper=stepper,
             early_stopping=(
@@ -561,8 +559,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _finish(self, run, result):
         """Best weights back in place, and the fitted attributes set."""
-        best = [None] * len(run.members)
-        for m, module in enumerate(run.members):
+        members = run.stepper.modules
+        best = [None] * len(members)
+        for m, module in enumerate(members):
             if run.early_stopping is not None:
                 run.early_stopping.restore_best(m, module)
                 if run.early_stopping.best[m]["state"] is not None:
@@ -576,9 +575,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = run.classes
         self.n_outputs_ = run.n_outputs
         self.device_ = run.device
-        self.module_ = (
-            run.members[0] if len(run.members) == 1 else Ensemble(run.members)
-        )
+        self.module_ = members[0] if len(members) == 1 else Ensemble(members)
         self.validation_indices_ = run.validation_indices
         self.history_ = run.history
         self.n_steps_ = result.steps_done

@@ -98,8 +98,6 @@ class StackEngine:
     shape for shared weights).
     """
 
-    is_batched = True
-
     def __init__(self, layers, binary):
         self.layers = layers
         self.binary = binary

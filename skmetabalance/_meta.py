@@ -192,8 +192,6 @@ class FuncEngine:
     for every task and member.
     """
 
-    is_batched = False
-
     def __init__(self, module, binary):
         self.loss_fn = make_loss_fn(module, binary)
 

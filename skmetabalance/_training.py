@@ -26,7 +26,7 @@ import contextlib
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
@@ -65,10 +65,10 @@ class _OwnParameters:
     def parameters(self):
         return [p for _, p in self.targets]
 
-    def values(self, active):
+    def values(self):
         return self._views
 
-    def set_grads(self, grads, active):
+    def set_grads(self, grads):
         # The gradients are fresh tensors every step, so they are handed to the
         # parameters as they are: no zeroing and no copy.
         for name, p in self.targets:
@@ -77,7 +77,7 @@ class _OwnParameters:
     def after_update(self, optimizer):
         pass
 
-    def freeze(self, m):
+    def freeze(self, m, optimizer):
         for _, p in self.targets:
             p.grad = None
 
@@ -132,6 +132,7 @@ class _StackedParameters:
             for i, m in enumerate(modules):
                 _rebind(m, k, nn.Parameter(self.stacks[k].data[i]))
         self._frozen = {}
+        self._active = None  # indices of the members still training, once one stops
 
     @staticmethod
     def supports(modules):
@@ -143,23 +144,19 @@ class _StackedParameters:
     def parameters(self):
         return list(self.stacks.values())
 
-    def _index(self, active):
-        return torch.tensor(active, device=self.stacks[self.names[0]].device)
-
-    def values(self, active):
-        if len(active) == len(self.modules):
+    def values(self):
+        if self._active is None:
             return {k: p.detach() for k, p in self.stacks.items()}
-        idx = self._index(active)
-        return {k: p.detach().index_select(0, idx) for k, p in self.stacks.items()}
+        return {
+            k: p.detach().index_select(0, self._active) for k, p in self.stacks.items()
+        }
 
-    def set_grads(self, grads, active):
-        if len(active) == len(self.modules):
-            for k, p in self.stacks.items():
-                p.grad = grads[k]
-            return
-        idx = self._index(active)
+    def set_grads(self, grads):
         for k, p in self.stacks.items():
-            p.grad = torch.zeros_like(p).index_copy_(0, idx, grads[k])
+            if self._active is None:
+                p.grad = grads[k]
+            else:
+                p.grad = torch.zeros_like(p).index_copy_(0, self._active, grads[k])
 
     def after_update(self, optimizer):
         # Weight decay and momentum move a stopped member's slice too: put it back.
@@ -170,13 +167,16 @@ class _StackedParameters:
                 if buf is not None:
                     buf[m].copy_(momentum[k])
 
-    def freeze(self, m, optimizer=None):
+    def freeze(self, m, optimizer):
         weights = {k: p.data[m].clone() for k, p in self.stacks.items()}
         momentum = {}
         for k, p in self.stacks.items():
-            buf = None if optimizer is None else _momentum_of(optimizer, p)
+            buf = _momentum_of(optimizer, p)
             momentum[k] = torch.zeros_like(p.data[m]) if buf is None else buf[m].clone()
         self._frozen[m] = (weights, momentum)
+        active = [i for i in range(len(self.modules)) if i not in self._frozen]
+        device = self.stacks[self.names[0]].device
+        self._active = torch.tensor(active, device=device)
 
     def momentum(self, m, optimizer):
         out = {}
@@ -261,7 +261,7 @@ class _Stepper:
 
     def _params(self):
         """Parameters and constants of the active members, stacked if several."""
-        params = self.weights.values(self.active)
+        params = self.weights.values()
         if not self.stacked:
             return params, self._constants[0]
         consts = {
@@ -271,7 +271,7 @@ class _Stepper:
         return params, consts
 
     def _set_grads(self, grads):
-        self.weights.set_grads(grads, self.active)
+        self.weights.set_grads(grads)
 
     def after_update(self, optimizer):
         """Called after each optimiser step."""
@@ -295,10 +295,7 @@ class _Stepper:
     def deactivate(self, member, optimizer):
         """Stop training ``member``: its weights stay as they are now."""
         self.active.remove(member)
-        if self.stacked:
-            self.weights.freeze(member, optimizer)
-        else:
-            self.weights.freeze(member)
+        self.weights.freeze(member, optimizer)
 
 
 class MetaStepper(_Stepper):
@@ -531,7 +528,6 @@ class TrainResult:
 
     steps_done: int
     stopped: str
-    member_stopped: list = field(default_factory=list)
 
 
 def _non_finite(values):
@@ -746,4 +742,4 @@ def train(
             break
     if stopped == "max_iter" and "non_finite" in reason:
         stopped = "non_finite"
-    return TrainResult(steps_done=steps_done, stopped=stopped, member_stopped=reason)
+    return TrainResult(steps_done=steps_done, stopped=stopped)
