@@ -329,16 +329,13 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         codes = np.arange(max(n_outputs, 2))
         shared = not isinstance(val_idx, list)
         folds = [val_idx] if shared else val_idx
-        parts = [
-            (
-                torch.as_tensor(
-                    np.ascontiguousarray(X[idx], dtype=np.float32), device=device
-                ),
-                X[idx],
-                y[idx],
-            )
-            for idx in folds
-        ]
+        parts = []
+        for idx in folds:
+            X_v = np.ascontiguousarray(X[idx], dtype=np.float32)
+            # The scorer sees the rows the network scores (on the CPU, the
+            # same memory).
+            X_t = torch.as_tensor(X_v, device=device)
+            parts.append((X_t, X_v, y[idx]))
         settled = {}  # probabilities and score of members that no longer train
 
         def proba_of(module, X_t):
@@ -459,28 +456,29 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             if val_idx is None
             else (val_idx if isinstance(val_idx, list) else [val_idx])
         )
+        n_rows = y.shape[0]
         per_member = []
         for m, idx in enumerate(held):
             if idx is None:
-                X_m, y_m, w_m = X, y, sample_weight
+                rows = np.arange(n_rows)
             else:
-                keep = np.ones(y.shape[0], dtype=bool)
+                keep = np.ones(n_rows, dtype=bool)
                 keep[idx] = False
-                X_m, y_m = X[keep], y[keep]
-                w_m = None if sample_weight is None else sample_weight[keep]
+                rows = np.flatnonzero(keep)
+            w_m = None if sample_weight is None else sample_weight[rows]
             # Shared rows keep the seeds of a single network's fit.
             key = () if len(held) == 1 else (m,)
             per_member.append(
                 self._resample(
-                    X_m,
-                    y_m,
+                    X,
+                    rows,
+                    y[rows],
                     w_m,
                     classes,
                     lambda *k, key=key: plan.seed("sampler", fit_index, *key, *k),
                 )
             )
         n_features = X.shape[1]
-        del X, X_m  # the converted input is freed once the resampled sets exist
         samplers = per_member[0][1]
         if len(per_member) > 1:
             samplers = {k: [s[k] for _, s in per_member] for k in samplers}
@@ -493,28 +491,35 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             members = self._build_members(
                 n_features, n_outputs, device, lambda m: plan.seed("init", m)
             )
-        # One set at a time, dropping its numpy arrays once its tensors exist:
-        # resampled float64 rows are not kept beside their float32 copies. With
+        # Every set indexes one float32 store: the input rows (shared with X
+        # when it is float32 already), then the rows samplers synthesised. With
         # one fold per member, the members' sets are stored one after another
         # and each member's batches are drawn from its own rows.
+        names = list(sets[0])
+        extra, index, end = [], {}, n_rows
+        for name in names:
+            index[name] = []
+            for member_sets in sets:
+                rows, new_X = member_sets[name].rows, member_sets[name].new_X
+                if new_X is not None and new_X.shape[0]:
+                    rows = np.concatenate([rows, np.arange(end, end + new_X.shape[0])])
+                    end += new_X.shape[0]
+                    extra.append(new_X)
+                index[name].append(rows)
+        store = _data.feature_store(X, extra, device)
+        del X, extra
         tensors, sizes = {}, {}
-        for name in list(sets[0]):
+        for name in names:
             parts = [member_sets.pop(name) for member_sets in sets]
-            sizes[name] = [part[0].shape[0] for part in parts]
-            if len(parts) == 1:
-                X_s, y_s, w_s = parts[0]
-            else:
-                X_s = np.concatenate([part[0] for part in parts])
-                y_s = np.concatenate([part[1] for part in parts])
-                w_s = (
-                    None
-                    if parts[0][2] is None
-                    else np.concatenate([part[2] for part in parts])
-                )
-            del parts
-            tensors[name] = _data.to_tensors(
-                X_s, y_s, w_s, device=device, binary=n_outputs == 1
+            sizes[name] = [part.n for part in parts]
+            tensors[name] = _data.TrainingSet(
+                store,
+                np.concatenate(index.pop(name)),
+                np.concatenate([part.y for part in parts]),
+                None if parts[0].w is None else np.concatenate([p.w for p in parts]),
+                binary=n_outputs == 1,
             )
+            del parts
 
         def streams(name):
             counts = sizes[name] * (len(members) if len(sizes[name]) == 1 else 1)
@@ -958,7 +963,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         self.verbose = verbose
         self.warm_start = warm_start
 
-    def _resample(self, X, y, w, classes, seed_for):
+    def _resample(self, X, rows, y, w, classes, seed_for):
         samplers = {
             "inner_sampler_": make_sampler(
                 self.inner_sampler, lambda key: seed_for("inner", key)
@@ -968,8 +973,8 @@ class MetaBalanceClassifier(_BaseNetClassifier):
             ),
         }
         sets = {
-            "inner": resample(samplers["inner_sampler_"], X, y, w, "inner"),
-            "outer": resample(samplers["outer_sampler_"], X, y, w, "outer"),
+            "inner": resample(samplers["inner_sampler_"], X, rows, y, w, "inner"),
+            "outer": resample(samplers["outer_sampler_"], X, rows, y, w, "outer"),
         }
         return sets, samplers
 
@@ -1127,14 +1132,14 @@ class BalancedNetClassifier(_BaseNetClassifier):
             {c: codes.get(c, 1.0) for c in range(len(classes))}, y
         )
 
-    def _resample(self, X, y, w, classes, seed_for):
+    def _resample(self, X, rows, y, w, classes, seed_for):
         sampler = make_sampler(self.sampler, lambda key: seed_for("sampler", key))
-        X_r, y_r, w_r = resample(sampler, X, y, w, "sampler")
-        cw = self._class_weights(y_r, classes)
+        train = resample(sampler, X, rows, y, w, "sampler")
+        cw = self._class_weights(train.y, classes)
         if cw is not None:
-            w_r = cw if w_r is None else w_r * cw
-            w_r = w_r / w_r.mean()
-        return {"train": (X_r, y_r, w_r)}, {"sampler_": sampler}
+            w_r = cw if train.w is None else train.w * cw
+            train = train._replace(w=w_r / w_r.mean())
+        return {"train": train}, {"sampler_": sampler}
 
     def _make_stepper(self, members, engine, tensors, streams):
         data = tensors["train"]

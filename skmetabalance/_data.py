@@ -1,13 +1,14 @@
-"""Devices, tensors and index streams for in-memory training data."""
+"""Devices, the feature store, training sets and index streams of a fit."""
 
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "to_tensors", "IndexStream"]
+__all__ = ["resolve_device", "feature_store", "TrainingSet", "IndexStream"]
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|mps|cuda:\d+)$")
 
@@ -46,18 +47,64 @@ def resolve_device(device):
     return dev
 
 
-def to_tensors(X, y, w, device, binary):
-    """Move one training set to ``device`` as float32 features, targets, weights."""
-    Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=device)
-    if binary:
-        yt = torch.as_tensor(np.asarray(y, dtype=np.float32), device=device)
+def feature_store(X, extra, device):
+    """One float32 tensor of the fit's rows ``X`` followed by the ``extra`` rows.
+
+    On the CPU, with no extra rows, a float32 C-contiguous ``X`` is shared, not
+    copied: the training sets index into it and training never writes to it.
+    """
+    if extra:
+        X32 = np.empty(
+            (X.shape[0] + sum(e.shape[0] for e in extra), X.shape[1]), np.float32
+        )
+        X32[: X.shape[0]] = X
+        end = X.shape[0]
+        for e in extra:
+            X32[end : end + e.shape[0]] = e
+            end += e.shape[0]
     else:
-        yt = torch.as_tensor(np.asarray(y, dtype=np.int64), device=device)
-    if w is None:
-        wt = torch.ones(Xt.shape[0], dtype=torch.float32, device=device)
-    else:
-        wt = torch.as_tensor(np.asarray(w, dtype=np.float32), device=device)
-    return Xt, yt, wt
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if device.type != "cpu":
+        return torch.as_tensor(X32, device=device)
+    if not X32.flags.writeable:
+        with warnings.catch_warnings():
+            # Read-only input (e.g. a memory map): shared all the same, as
+            # nothing writes to it.
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            return torch.from_numpy(X32)
+    return torch.from_numpy(X32)
+
+
+class TrainingSet:
+    """The rows of one training set: indices into a feature store, with targets.
+
+    ``index[i]`` is the store row of the set's ``i``-th row, ``y[i]`` and
+    ``w[i]`` its target and weight. Sets of several ensemble members are
+    stored one after another, each member drawing positions in its own range.
+    """
+
+    def __init__(self, store, index, y, w, binary):
+        device = store.device
+        self.store = store
+        self.index = torch.as_tensor(np.asarray(index, dtype=np.int64), device=device)
+        dtype = np.float32 if binary else np.int64
+        self.y = torch.as_tensor(np.asarray(y, dtype=dtype), device=device)
+        if w is None:
+            self.w = torch.ones(self.y.shape[0], dtype=torch.float32, device=device)
+        else:
+            self.w = torch.as_tensor(np.asarray(w, dtype=np.float32), device=device)
+
+    def __len__(self):
+        return self.y.shape[0]
+
+    def gather(self, positions):
+        """Features, targets and weights of the rows at ``positions``."""
+        rows = self.index.index_select(0, positions)
+        return (
+            self.store.index_select(0, rows),
+            self.y.index_select(0, positions),
+            self.w.index_select(0, positions),
+        )
 
 
 class IndexStream:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import clone
 
-__all__ = ["make_sampler", "resample"]
+__all__ = ["make_sampler", "resample", "Resampled"]
 
 _ALIASES = {
     "auto": ("imblearn.over_sampling", "RandomOverSampler"),
@@ -71,8 +72,65 @@ def _describe(sampler):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def resample(sampler, X, y, sample_weight, loop):
-    """Resample ``(X, y)`` and carry ``sample_weight`` along.
+class Resampled(NamedTuple):
+    """One resampled training set, described without copying kept rows.
+
+    ``rows`` index the rows of the fit's input that the set takes as they are
+    (repeats allowed, in the sampler's order); ``new_X`` holds, in float32,
+    the rows the sampler synthesised (None when there are none), which come
+    after them.
+    ``y`` and ``w`` follow that order: ``rows`` first, then ``new_X``.
+    """
+
+    rows: np.ndarray
+    new_X: np.ndarray | None
+    y: np.ndarray
+    w: np.ndarray | None
+
+    @property
+    def n(self):
+        return self.y.shape[0]
+
+
+def _draws_from_labels(sampler):
+    """True for samplers whose output rows are input rows chosen from ``y`` alone.
+
+    RandomOverSampler without shrinkage and RandomUnderSampler pick rows by
+    their labels and their random state only; the features never enter.
+    Subclasses are excluded: they may override the draw.
+    """
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+
+    kind = type(sampler)
+    if kind is RandomUnderSampler:
+        return True
+    return kind is RandomOverSampler and getattr(sampler, "shrinkage", 0) is None
+
+
+#: Rows compared at a time when checking a sampler's output against its input.
+_CHUNK = 65536
+
+
+def _same_rows(A, B_of, n):
+    """Whether ``A[:n]`` equals ``B_of(slice)`` chunk by chunk (no full copy)."""
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        if not np.array_equal(A[start:stop], B_of(start, stop)):
+            return False
+    return True
+
+
+def resample(sampler, X, rows, y, sample_weight, loop):
+    """Resample the training rows ``X[rows]`` and carry ``sample_weight`` along.
+
+    ``y`` and ``sample_weight`` hold the labels and weights of ``rows``. The
+    result names kept rows by their index in ``X`` and copies only rows the
+    sampler synthesised, so a set drawn by an index-based sampler costs index
+    arrays, not rows. Samplers that choose rows from the labels alone
+    (RandomOverSampler, RandomUnderSampler) are fitted on a one-column
+    stand-in of the rows, which gives the same draw without building the
+    resampled features at all.
 
     Weights follow rows when the sampler reports ``sample_indices_`` (every
     imbalanced-learn under-sampler and RandomOverSampler). For samplers that
@@ -81,24 +139,29 @@ def resample(sampler, X, y, sample_weight, loop):
 
     Returns
     -------
-    X_res, y_res, w_res : ndarray
-        ``w_res`` is None when ``sample_weight`` is None.
+    Resampled
     """
     if sampler is None:
-        return X, y, sample_weight
+        return Resampled(rows, None, y, sample_weight)
     name = type(sampler).__name__
     # ``loop`` is "inner", "outer" (MetaBalance) or "sampler" (the plain baseline).
     param = "sampler" if loop == "sampler" else f"{loop}_sampler"
     loop = "" if loop == "sampler" else f" {loop}"
+    n = rows.shape[0]
+    by_labels = _draws_from_labels(sampler)
+    X_fit = np.zeros((n, 1), dtype=X.dtype) if by_labels else X[rows]
     try:
-        X_res, y_res = sampler.fit_resample(X, y)
+        X_res, y_res = sampler.fit_resample(X_fit, y)
     except Exception as exc:
         raise ValueError(
-            f"The{loop} sampler {_describe(sampler)} failed on {X.shape[0]} training "
+            f"The{loop} sampler {_describe(sampler)} failed on {n} training "
             f"rows with class counts {_counts(y)}: {type(exc).__name__}: {exc}. "
             f"Check that every class has enough rows for this sampler (for example "
             f"lower k_neighbors / n_neighbors), or pass a different '{param}'."
         ) from exc
+    if by_labels:
+        # The fitted sampler describes the rows it stood in for.
+        sampler.n_features_in_ = X.shape[1]
     if hasattr(X_res, "toarray"):
         X_res = X_res.toarray()
     X_res = np.asarray(X_res)
@@ -130,10 +193,10 @@ def resample(sampler, X, y, sample_weight, loop):
             f"Pass a different '{param}'."
         )
     y_res = y_res.astype(y.dtype, copy=False)
-    if X_res.shape[1] != X.shape[1]:
+    if X_res.shape[1] != X_fit.shape[1]:
         raise ValueError(
             f"The{loop} sampler {name} changed the number of features from "
-            f"{X.shape[1]} to {X_res.shape[1]}; samplers must return rows of the "
+            f"{X_fit.shape[1]} to {X_res.shape[1]}; samplers must return rows of the "
             f"same width. Pass a different '{param}'."
         )
     if np.unique(y_res).size < 2:
@@ -142,29 +205,42 @@ def resample(sampler, X, y, sample_weight, loop):
             f"({_counts(y_res)}); a classifier needs at least two. Pass a different "
             f"'{param}' or check its sampling_strategy."
         )
-    if not np.isfinite(X_res).all():
+    if not by_labels and not np.isfinite(X_res).all():
         raise ValueError(
             f"The{loop} sampler {name} returned non-finite feature values (NaN or "
             f"inf). Pass a different '{param}'."
         )
-    if sample_weight is None:
-        return X_res, y_res, None
     indices = getattr(sampler, "sample_indices_", None)
-    if indices is not None and len(indices) == X_res.shape[0]:
-        return X_res, y_res, sample_weight[np.asarray(indices)]
-    w_res = np.empty(X_res.shape[0], dtype=sample_weight.dtype)
-    classes = np.unique(y)
-    for c in classes:
-        mask = y == c
-        w_res[y_res == c] = sample_weight[mask].mean()
-    n = X.shape[0]
+    if indices is not None:
+        indices = np.asarray(indices)
+        if indices.shape != (X_res.shape[0],) or not (
+            by_labels
+            or _same_rows(X_res, lambda a, b: X_fit[indices[a:b]], len(indices))
+        ):
+            # Not a plain selection of input rows (e.g. a smoothed bootstrap).
+            indices = None
+    if indices is not None:
+        w_res = None if sample_weight is None else sample_weight[indices]
+        return Resampled(rows[indices], None, y_res, w_res)
+    # Rows returned unchanged at the head of the output keep their identity.
+    head = 0
     if (
         X_res.shape[0] >= n
-        and np.array_equal(X_res[:n], X)
         and np.array_equal(y_res[:n], y)
+        and _same_rows(X_res, lambda a, b: X_fit[a:b], n)
     ):
-        w_res[:n] = sample_weight
-    return X_res, y_res, w_res
+        head = n
+    X_fit = None  # freed before the new rows are copied
+    w_res = None
+    if sample_weight is not None:
+        w_res = np.empty(X_res.shape[0], dtype=sample_weight.dtype)
+        for c in labels:
+            w_res[y_res == c] = sample_weight[y == c].mean()
+        w_res[:head] = sample_weight[:head]
+    # A float32 copy (the precision the network computes in) of the new rows
+    # only: the sampler's output is freed on return.
+    new_X = np.ascontiguousarray(X_res[head:], dtype=np.float32)
+    return Resampled(rows[:head], new_X, y_res, w_res)
 
 
 def _counts(y):

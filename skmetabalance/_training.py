@@ -290,7 +290,7 @@ class _Stepper:
             idx = torch.stack([streams[m].take(n) for m in self.active])
             idx = idx.reshape(-1)
             lead = (len(self.active), tasks, b) if tasks else (len(self.active), b)
-        return tuple(t.index_select(0, idx).reshape(*lead, *t.shape[1:]) for t in data)
+        return tuple(t.reshape(*lead, *t.shape[1:]) for t in data.gather(idx))
 
     def deactivate(self, member, optimizer):
         """Stop training ``member``: its weights stay as they are now."""

@@ -254,22 +254,6 @@ def test_upweighting_the_minority_raises_its_probability(binary_data, Est):
     assert c[y == 1, 1].mean() > b[y == 1, 1].mean()
 
 
-def test_sample_weight_follows_rows_through_index_samplers():
-    from skmetabalance._samplers import resample
-
-    rng = np.random.RandomState(0)
-    X = rng.randn(50, 2)
-    y = np.array([0] * 40 + [1] * 10)
-    w = rng.rand(50) + 0.1
-    s = RandomOverSampler(random_state=0)
-    X_r, y_r, w_r = resample(s, X, y, w, "outer")
-    np.testing.assert_array_equal(w_r, w[s.sample_indices_])
-    s = SMOTE(random_state=0, k_neighbors=3)
-    X_r, y_r, w_r = resample(s, X, y, w, "outer")
-    np.testing.assert_array_equal(w_r[:50], w)  # original rows keep their weight
-    np.testing.assert_allclose(w_r[50:], w[y == 1].mean())  # synthetic: class mean
-
-
 def test_early_stopping_restores_best_weights(binary_data):
     X, y = binary_data
     clf = meta(max_iter=30, early_stopping=True, n_iter_no_change=3, lr=0.05).fit(X, y)

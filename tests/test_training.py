@@ -49,7 +49,7 @@ def _interrupt_in_tensors(monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data_mod, "to_tensors", boom)
+    monkeypatch.setattr(data_mod, "feature_store", boom)
 
 
 WHERE = [_interrupt_in_sampler, _interrupt_in_tensors]
