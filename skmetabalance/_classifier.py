@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -32,6 +33,12 @@ from ._threads import TorchRNG
 from ._training import EarlyStopping, MetaStepper, PlainStepper, train
 
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
+
+#: Rows of the set an epoch passes over beyond which ``geometry='auto'`` grows
+#: the batches; also the rows an epoch covers on larger sets.
+SCALE_ROWS = 2**17
+#: Largest factor by which ``geometry='auto'`` grows the batches.
+MAX_GROWTH = 64
 
 #: Largest dense copy (bytes) made of a sparse input matrix.
 MAX_DENSE_BYTES = 4 * 1024**3
@@ -170,6 +177,7 @@ class _FitRun:
     fit_index: int
     validation_indices: np.ndarray | None
     samplers: dict
+    geometry: dict
     optimizer: torch.optim.Optimizer
     stepper: object
     early_stopping: EarlyStopping | None
@@ -196,6 +204,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "geometry": [StrOptions({"auto", "fixed"})],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -392,11 +401,37 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             members.append(module)
         return members
 
-    def _make_optimizer(self, stepper, state):
+    def _geometry(self, n_rows):
+        """Batch sizes, learning rate and epoch length of a fit.
+
+        ``n_rows`` is the size of the set an epoch passes over. With
+        ``geometry='auto'`` and more than :data:`SCALE_ROWS` rows, the batches
+        grow in proportion to the rows (at most :data:`MAX_GROWTH` times), the
+        learning rate with the square root of that growth, and an epoch covers
+        :data:`SCALE_ROWS` rows of the set rather than all of them.
+        """
+        growth = 1.0
+        if self.geometry == "auto" and n_rows > SCALE_ROWS:
+            growth = min(n_rows / SCALE_ROWS, MAX_GROWTH)
+        sizes = {
+            name: max(1, round(getattr(self, name) * growth))
+            for name in self._BATCH_PARAMS
+        }
+        rows = self._rows_per_step(sizes)
+        return {
+            "growth": growth,
+            **sizes,
+            "rows_per_step": rows,
+            "lr": self.lr * math.sqrt(growth),
+            # None: one pass over the set (the stepper counts it).
+            "steps_per_epoch": (math.ceil(SCALE_ROWS / rows) if growth > 1 else None),
+        }
+
+    def _make_optimizer(self, stepper, state, lr):
         """SGD over the tensors the stepper trains, resuming ``state``."""
         optimizer = torch.optim.SGD(
             stepper.parameters(),
-            lr=self.lr,
+            lr=lr,
             momentum=self.momentum,
             nesterov=self.momentum > 0,
             weight_decay=self.weight_decay,
@@ -409,7 +444,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             # The saved state carries the old hyperparameters: use the current ones.
             for group in optimizer.param_groups:
                 group.update(
-                    lr=self.lr,
+                    lr=lr,
                     momentum=self.momentum,
                     nesterov=self.momentum > 0,
                     weight_decay=self.weight_decay,
@@ -535,11 +570,17 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 for m in range(len(members))
             ]
 
+        geometry = self._geometry(max(sizes[self._EPOCH_SET]))
         stepper = self._make_stepper(
-            members, make_engine(members[0], n_outputs == 1), tensors, streams
+            members,
+            make_engine(members[0], n_outputs == 1),
+            tensors,
+            streams,
+            geometry,
         )
+        geometry["steps_per_epoch"] = stepper.steps_per_epoch
         optimizer = self._make_optimizer(
-            stepper, self._optimizer_state if continuing else None
+            stepper, self._optimizer_state if continuing else None, geometry["lr"]
         )
         return _FitRun(
             classes=classes,
@@ -549,6 +590,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             fit_index=fit_index,
             validation_indices=val_idx,
             samplers=samplers,
+            geometry=geometry,
             optimizer=optimizer,
             stepper=stepper,
             early_stopping=(
@@ -582,6 +624,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = run.device
         self.module_ = members[0] if len(members) == 1 else Ensemble(members)
         self.validation_indices_ = run.validation_indices
+        self.geometry_ = run.geometry
         self.history_ = run.history
         self.n_steps_ = result.steps_done
         self.best_epoch_ = epochs[0] if len(best) == 1 else epochs
@@ -849,10 +892,12 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         does, so both take the same number of steps per epoch. The research
         code used 81 tasks, which leaves small data sets with very few steps.
     batch_size : int, default=16
-        Rows per inner batch.
+        Rows per inner batch (on sets of up to 131,072 outer rows; see
+        ``geometry``).
     outer_batch_size : int, default=16
-        Rows per outer batch. One epoch is one pass over the outer set, i.e.
-        ``ceil(n_outer / (tasks_per_step * outer_batch_size))`` optimiser steps.
+        Rows per outer batch (likewise). One epoch is one pass over the outer
+        set, i.e. ``ceil(n_outer / (tasks_per_step * outer_batch_size))``
+        optimiser steps, except on larger sets with ``geometry='auto'``.
     {training}
 
     Attributes
@@ -923,6 +968,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         momentum=0.9,
         weight_decay=5e-4,
         max_iter=100,
+        geometry="auto",
         n_estimators=1,
         early_stopping="auto",
         validation_fraction=0.1,
@@ -951,6 +997,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.max_iter = max_iter
+        self.geometry = geometry
         self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -978,7 +1025,13 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         }
         return sets, samplers
 
-    def _make_stepper(self, members, engine, tensors, streams):
+    _EPOCH_SET = "outer"
+    _BATCH_PARAMS = ("batch_size", "outer_batch_size")
+
+    def _rows_per_step(self, sizes):
+        return self.tasks_per_step * sizes["outer_batch_size"]
+
+    def _make_stepper(self, members, engine, tensors, streams, geometry):
         inner, outer = tensors["inner"], tensors["outer"]
         return MetaStepper(
             members,
@@ -988,12 +1041,13 @@ class MetaBalanceClassifier(_BaseNetClassifier):
             streams("inner"),
             streams("outer"),
             tasks_per_step=self.tasks_per_step,
-            inner_batch_size=self.batch_size,
-            outer_batch_size=self.outer_batch_size,
+            inner_batch_size=geometry["batch_size"],
+            outer_batch_size=geometry["outer_batch_size"],
             inner_lr=self.inner_lr,
             inner_steps=self.inner_steps,
             inner_loss_weight=self.inner_loss_weight,
             first_order=self.first_order,
+            epoch_steps=geometry["steps_per_epoch"],
         )
 
 
@@ -1019,8 +1073,10 @@ class BalancedNetClassifier(_BaseNetClassifier):
         class labels to non-negative weights (classes left out weigh 1).
         'balanced' is computed on the rows trained on (after resampling).
     batch_size : int, default=64
-        Rows per minibatch; one epoch is one pass over the training set, i.e.
-        ``ceil(n_train / batch_size)`` optimiser steps.
+        Rows per minibatch (on sets of up to 131,072 rows; see ``geometry``);
+        one epoch is one pass over the training set, i.e.
+        ``ceil(n_train / batch_size)`` optimiser steps, except on larger sets
+        with ``geometry='auto'``.
     {training}
 
     Attributes
@@ -1074,6 +1130,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         momentum=0.9,
         weight_decay=5e-4,
         max_iter=100,
+        geometry="auto",
         n_estimators=1,
         early_stopping="auto",
         validation_fraction=0.1,
@@ -1096,6 +1153,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.max_iter = max_iter
+        self.geometry = geometry
         self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -1141,14 +1199,20 @@ class BalancedNetClassifier(_BaseNetClassifier):
             train = train._replace(w=w_r / w_r.mean())
         return {"train": train}, {"sampler_": sampler}
 
-    def _make_stepper(self, members, engine, tensors, streams):
-        data = tensors["train"]
+    _EPOCH_SET = "train"
+    _BATCH_PARAMS = ("batch_size",)
+
+    def _rows_per_step(self, sizes):
+        return sizes["batch_size"]
+
+    def _make_stepper(self, members, engine, tensors, streams, geometry):
         return PlainStepper(
             members,
             engine,
-            data,
+            tensors["train"],
             streams("train"),
-            batch_size=self.batch_size,
+            batch_size=geometry["batch_size"],
+            epoch_steps=geometry["steps_per_epoch"],
         )
 
 
@@ -1161,6 +1225,18 @@ _TRAINING_DOC_PARAMS = """
         L2 penalty of the optimiser.
     max_iter : int, default=100
         Maximum number of epochs.
+    geometry : {'auto', 'fixed'}, default='auto'
+        How batches, learning rate and epochs follow the size of the training
+        set. 'fixed': batches of the sizes given, ``lr`` as given, and an epoch
+        is one pass over the set. 'auto': the same up to 131,072 (2**17) rows in
+        the set an epoch passes over; on a larger set every batch grows in
+        proportion to its rows (at most 64 times), ``lr`` is multiplied by the
+        square root of that growth, and an epoch covers 131,072 rows of the set
+        (part of a pass; the next epoch continues where it stopped). An epoch,
+        ``n_iter_no_change`` and ``max_iter`` then stand for the same amount of
+        training at any size, and a large set trains in a bounded number of
+        optimiser steps of larger batches. What a fit used is in
+        ``geometry_``.
     n_estimators : int, default=1
         Number of networks trained together as an ensemble. Members differ in
         their initial weights, batch order and dropout masks, share the
@@ -1232,6 +1308,10 @@ _HISTORY_DOC_ATTRS = """
         probabilities, and each record also holds ``active`` (members still
         training), ``member_train_loss`` and ``member_valid_score`` (one entry
         per member, None once it has stopped).
+    geometry_ : dict
+        The training geometry of the last fit (see ``geometry``): ``growth``
+        (the factor the batches grew by; 1.0 when they did not), the batch
+        sizes used, ``rows_per_step``, ``lr`` and ``steps_per_epoch``.
     n_iter_ : int
         Number of epochs run.
     n_steps_ : int

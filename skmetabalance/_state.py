@@ -212,6 +212,13 @@ RECORDS = Codec(
     lambda v: isinstance(v, list) and all(isinstance(rec, dict) for rec in v),
     tagged=True,
 )
+#: One dict with string keys (``geometry_``).
+RECORD = Codec(
+    "a record (dict)",
+    lambda v: encode_json(dict(v)),
+    lambda v: isinstance(v, dict),
+    tagged=True,
+)
 #: A 1-D array of indices, returned with dtype ``intp``.
 INT_ARRAY = Codec(
     "a list of integers",
@@ -341,6 +348,7 @@ FIELDS = (
     Field("stopped_reason_", STR.or_none()),
     Field("device_", DEVICE),
     Field("validation_indices_", INDEX_ARRAYS.or_none()),
+    Field("geometry_", RECORD, optional=True),
     Field("_seed_entropy", COUNT),
     Field("_n_fits", INT),
     Field("inner_sampler_", PICKLE_ONLY, optional=True),

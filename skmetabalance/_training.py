@@ -225,8 +225,10 @@ class _StackedParameters:
 class _Stepper:
     """The members' networks, their gradient engine and their batch streams."""
 
-    def __init__(self, modules, engine):
+    def __init__(self, modules, engine, epoch_steps=None):
         self.modules = list(modules)
+        # Steps per epoch; None for one pass over the set an epoch counts.
+        self.epoch_steps = epoch_steps
         self.engine = engine
         self.active = list(range(len(self.modules)))
         # Frozen parameters and buffers are constants of the step, passed to
@@ -317,8 +319,9 @@ class MetaStepper(_Stepper):
         inner_steps,
         inner_loss_weight,
         first_order,
+        epoch_steps=None,
     ):
-        super().__init__(modules, engine)
+        super().__init__(modules, engine, epoch_steps)
         self.inner_data = inner_data
         self.outer_data = outer_data
         self.inner_streams = inner_streams
@@ -339,6 +342,8 @@ class MetaStepper(_Stepper):
 
     @property
     def steps_per_epoch(self):
+        if self.epoch_steps is not None:
+            return self.epoch_steps
         n_out = max(s.n for s in self.outer_streams)
         return max(1, math.ceil(n_out / (self.K * self.b_out)))
 
@@ -364,8 +369,8 @@ class PlainStepper(_Stepper):
 
     has_inner_loss = False
 
-    def __init__(self, modules, engine, data, streams, *, batch_size):
-        super().__init__(modules, engine)
+    def __init__(self, modules, engine, data, streams, *, batch_size, epoch_steps=None):
+        super().__init__(modules, engine, epoch_steps)
         self.data = data
         self.streams = streams
         self.b = int(min(batch_size, *(s.n for s in streams)))
@@ -373,6 +378,8 @@ class PlainStepper(_Stepper):
 
     @property
     def steps_per_epoch(self):
+        if self.epoch_steps is not None:
+            return self.epoch_steps
         return max(1, math.ceil(max(s.n for s in self.streams) / self.b))
 
     def step(self):

@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -134,6 +135,71 @@ def synthetic(n_rows, n_features=30, positive_share=0.01, seed=0, dtype=np.float
     )
     X[y == 1, : n_features // 3] += 1.0
     return X, y
+
+
+# ------------------------------------------------------------------- memory
+MB = 1024**2
+
+
+def status_kb(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak():
+    """Reset the kernel's RSS high-water mark; False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb():
+    try:
+        return status_kb("VmRSS") / 1024
+    except (OSError, KeyError):
+        import psutil
+
+        return psutil.Process().memory_info().rss / MB
+
+
+def peak_mb():
+    try:
+        return status_kb("VmHWM") / 1024
+    except (OSError, KeyError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class RssTrace(threading.Thread):
+    """Sample ``(time.perf_counter(), RSS in MB)`` every ``interval`` seconds."""
+
+    def __init__(self, interval=0.005):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples = []
+        self._done = threading.Event()
+
+    def run(self):
+        while not self._done.is_set():
+            self.samples.append((time.perf_counter(), rss_mb()))
+            self._done.wait(self.interval)
+
+    def stop(self):
+        self._done.set()
+        self.join()
+        self.samples.append((time.perf_counter(), rss_mb()))
+
+    def window(self, start):
+        """The first and the largest sample from ``start`` on."""
+        during = [rss for t, rss in self.samples if t >= start]
+        return during[0], max(during)
 
 
 def timed(fn):

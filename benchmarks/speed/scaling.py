@@ -38,20 +38,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from _common import (
+    MB,
     ROOT,
+    RssTrace,
     apply_threads,
     base_parser,
     machine,
+    peak_mb,
     print_table,
+    reset_peak,
+    rss_mb,
     write_csv,
 )
-
-MB = 1024**2
 
 #: The configuration of the sweeps, fixed here so that the figures do not move
 #: with the library's defaults; ``tasks_per_step`` and ``first_order`` vary.
@@ -63,67 +65,6 @@ SWEEP = dict(
     inner_sampler=None,
     early_stopping=False,
 )
-
-
-def _status_kb(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak():
-    """Reset the kernel's RSS high-water mark; False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _rss_mb():
-    try:
-        return _status_kb("VmRSS") / 1024
-    except (OSError, KeyError):
-        import psutil
-
-        return psutil.Process().memory_info().rss / MB
-
-
-def _peak_mb():
-    try:
-        return _status_kb("VmHWM") / 1024
-    except (OSError, KeyError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class RssTrace(threading.Thread):
-    """Sample ``(time.perf_counter(), RSS in MB)`` every ``interval`` seconds."""
-
-    def __init__(self, interval=0.005):
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.samples = []
-        self._done = threading.Event()
-
-    def run(self):
-        while not self._done.is_set():
-            self.samples.append((time.perf_counter(), _rss_mb()))
-            self._done.wait(self.interval)
-
-    def stop(self):
-        self._done.set()
-        self.join()
-        self.samples.append((time.perf_counter(), _rss_mb()))
-
-    def window(self, start):
-        """The first and the largest sample from ``start`` on."""
-        during = [rss for t, rss in self.samples if t >= start]
-        return during[0], max(during)
 
 
 def worker(args):
@@ -157,8 +98,8 @@ def worker(args):
         torch.cuda.init()
         torch.cuda.reset_peak_memory_stats()
     trace = RssTrace()
-    rss_before = _rss_mb()
-    exact_peak = _reset_peak()
+    rss_before = rss_mb()
+    exact_peak = reset_peak()
     trace.start()
     t0 = time.perf_counter()
     clf.fit(X, y)
@@ -166,7 +107,7 @@ def worker(args):
         torch.cuda.synchronize()
     t1 = time.perf_counter()
     trace.stop()
-    peak_fit = _peak_mb()
+    peak_fit = peak_mb()
     durations = [h["dur"] for h in clf.history_]
     # The epochs run back to back at the end of fit.
     rss_before_training, peak_training = trace.window(t1 - sum(durations))
