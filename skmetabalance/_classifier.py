@@ -35,8 +35,11 @@ from ._training import EarlyStopping, MetaStepper, PlainStepper, train
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
 
 #: Rows of the set an epoch passes over beyond which ``geometry='auto'`` grows
-#: the batches; also the rows an epoch covers on larger sets.
-SCALE_ROWS = 2**17
+#: the batches.
+SCALE_ROWS = 2**15
+#: Most rows an epoch covers with ``geometry='auto'`` (a larger set takes
+#: several epochs to pass over).
+EPOCH_ROWS = 2**17
 #: Largest factor by which ``geometry='auto'`` grows the batches.
 MAX_GROWTH = 64
 
@@ -406,9 +409,10 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
         ``n_rows`` is the size of the set an epoch passes over. With
         ``geometry='auto'`` and more than :data:`SCALE_ROWS` rows, the batches
-        grow in proportion to the rows (at most :data:`MAX_GROWTH` times), the
-        learning rate with the square root of that growth, and an epoch covers
-        :data:`SCALE_ROWS` rows of the set rather than all of them.
+        grow in proportion to the rows (at most :data:`MAX_GROWTH` times) and
+        the learning rate with the square root of that growth; with more than
+        :data:`EPOCH_ROWS` rows, an epoch covers that many rows of the set
+        rather than all of them.
         """
         growth = 1.0
         if self.geometry == "auto" and n_rows > SCALE_ROWS:
@@ -424,7 +428,11 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             "rows_per_step": rows,
             "lr": self.lr * math.sqrt(growth),
             # None: one pass over the set (the stepper counts it).
-            "steps_per_epoch": (math.ceil(SCALE_ROWS / rows) if growth > 1 else None),
+            "steps_per_epoch": (
+                math.ceil(EPOCH_ROWS / rows)
+                if self.geometry == "auto" and n_rows > EPOCH_ROWS
+                else None
+            ),
         }
 
     def _make_optimizer(self, stepper, state, lr):
@@ -1261,8 +1269,9 @@ _TRAINING_DOC_PARAMS = """
         rows, disjoint from the others' while ``n_estimators *
         validation_fraction <= 1``, and is resampled and trained on the rest, so
         that together the members train on every row; each member is scored on
-        its own fold. It costs one resampled copy of the training rows per
-        member.
+        its own fold. Each member resamples its own rows: index arrays for
+        samplers that pick rows, a copy of the new rows for samplers that
+        synthesise them.
     n_iter_no_change : int, default=10
         Patience of early stopping: epochs without improvement before training
         stops.

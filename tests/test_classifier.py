@@ -509,32 +509,38 @@ def test_auto_geometry_grows_batches_on_large_sets(binary_data, monkeypatch):
     import skmetabalance._classifier as classifier
 
     X, y = binary_data
-    # Pretend that sets above 64 rows are large: the outer set (the training
+    # Pretend that sets above 256 rows are large: the outer set (the training
     # rows, class-balanced by the default RandomOverSampler) has ~460.
-    monkeypatch.setattr(classifier, "SCALE_ROWS", 64)
+    monkeypatch.setattr(classifier, "SCALE_ROWS", 256)
+    monkeypatch.setattr(classifier, "EPOCH_ROWS", 256)
     clf = meta(max_iter=3, early_stopping=False).fit(X, y)
     n_outer = len(clf.outer_sampler_.sample_indices_)
     g = clf.geometry_
-    assert g["growth"] == pytest.approx(n_outer / 64)
+    assert g["growth"] == pytest.approx(n_outer / 256)
     assert g["batch_size"] == round(clf.batch_size * g["growth"])
     assert g["outer_batch_size"] == round(clf.outer_batch_size * g["growth"])
     assert g["rows_per_step"] == clf.tasks_per_step * g["outer_batch_size"]
     assert g["lr"] == pytest.approx(clf.lr * np.sqrt(g["growth"]))
-    # An epoch covers SCALE_ROWS rows of the outer set, not all of them.
-    assert g["steps_per_epoch"] == int(np.ceil(64 / g["rows_per_step"]))
+    # An epoch covers EPOCH_ROWS rows of the outer set, not all of them.
+    assert g["steps_per_epoch"] == int(np.ceil(256 / g["rows_per_step"]))
+    assert g["steps_per_epoch"] < int(np.ceil(n_outer / g["rows_per_step"]))
     assert clf.n_steps_ == 3 * g["steps_per_epoch"]
     assert clf.history_[-1]["steps"] == clf.n_steps_
     # The optimiser ran at the scaled rate, and a warm start keeps using it.
     assert clf._optimizer_state["param_groups"][0]["lr"] == pytest.approx(g["lr"])
 
+    monkeypatch.setattr(classifier, "SCALE_ROWS", 64)
+    monkeypatch.setattr(classifier, "EPOCH_ROWS", 1024)
     monkeypatch.setattr(classifier, "MAX_GROWTH", 2)
     capped = plain(max_iter=1, early_stopping=False, sampler="over").fit(X, y)
     assert capped.geometry_["growth"] == 2
     assert capped.geometry_["batch_size"] == 2 * capped.batch_size
+    # Between SCALE_ROWS and EPOCH_ROWS rows, an epoch is still one pass.
+    n_train = len(capped.sampler_.sample_indices_)
+    assert capped.n_steps_ == int(np.ceil(n_train / (2 * capped.batch_size)))
     fixed = plain(
         max_iter=1, early_stopping=False, sampler="over", geometry="fixed"
     ).fit(X, y)
     assert fixed.geometry_["growth"] == 1.0
     assert fixed.geometry_["batch_size"] == fixed.batch_size
-    n_train = len(fixed.sampler_.sample_indices_)
     assert fixed.n_steps_ == int(np.ceil(n_train / fixed.batch_size))

@@ -22,3 +22,17 @@ def rst_table(frame, index_name="configuration", digits=3):
     lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)), rule]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
     return "\n".join([*lines, rule])
+
+
+def paired_verdict(diffs, min_effect=0.005):
+    """Mean, standard error and verdict of paired per-split differences.
+
+    A mean counts as a win or a loss only beyond twice its standard error
+    over the splits and at least ``min_effect``; otherwise it is a tie.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    mean = float(diffs.mean())
+    se = float(diffs.std(ddof=1) / np.sqrt(diffs.size))
+    band = max(2 * se, min_effect)
+    verdict = "win" if mean > band else "loss" if mean < -band else "tie"
+    return mean, se, verdict

@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _common import paired_verdict
 from scipy.stats import wilcoxon
 from sklearn.compose import ColumnTransformer
 from sklearn.metrics import average_precision_score
@@ -165,9 +166,7 @@ def _compare(rows, a, b, part):
         ]
         if len(d) < 2:
             continue
-        mean, se = float(np.mean(d)), float(np.std(d, ddof=1) / np.sqrt(len(d)))
-        band = max(2 * se, MIN_EFFECT)
-        verdict = "win" if mean > band else "loss" if mean < -band else "tie"
+        mean, se, verdict = paired_verdict(d, MIN_EFFECT)
         out.append((name, len(d), mean, se, verdict))
     return out
 

@@ -7,7 +7,8 @@
    with ``save_model`` predicts the same in a process that sees no GPU.
 3. Speed: time per optimiser step of a meta step against one plain
    forward/backward over the same rows, ``n_estimators`` 1 against 8, the
-   epoch time of a default fit on 1M x 50 rows, and peak GPU memory. Step
+   epoch time of default fits on 1M x 50 rows (the row-adaptive and the fixed
+   geometry) and a whole default fit there, and peak GPU memory. Step
    times come from ``history_`` (epochs after the first, which pays for CUDA's
    warm-up).
 
@@ -172,22 +173,28 @@ def speed(device, rows, epochs):
             many, _ = _step_seconds(cls(n_estimators=e, **kw, **common), X, y)
             row(f"{cls.__name__} defaults, n_estimators={e}", many, one)
 
-    print(f"\n  epoch time on {rows:,} x 50 rows (1 % positives), one epoch")
+    print(f"\n  {rows:,} x 50 rows (1 % positives)")
     X, y = _data(rows, 50, positives=0.01)
+    one = {**common, "max_iter": 1}
     for name, est in (
-        ("MetaBalanceClassifier()", MetaBalanceClassifier(**{**common, "max_iter": 1})),
+        ("MetaBalanceClassifier(), one epoch", MetaBalanceClassifier(**one)),
         (
-            "MetaBalanceClassifier(tasks_per_step=16, batch 256+256)",
+            "MetaBalanceClassifier(geometry='fixed'), one epoch (a pass)",
+            MetaBalanceClassifier(geometry="fixed", **one),
+        ),
+        (
+            "MetaBalanceClassifier(tasks_per_step=16, batch 256+256), one epoch",
             MetaBalanceClassifier(
-                tasks_per_step=16,
-                batch_size=256,
-                outer_batch_size=256,
-                **{**common, "max_iter": 1},
+                tasks_per_step=16, batch_size=256, outer_batch_size=256, **one
             ),
         ),
         (
-            "BalancedNetClassifier(sampler='over')",
-            BalancedNetClassifier(sampler="over", **{**common, "max_iter": 1}),
+            "BalancedNetClassifier(sampler='over'), one epoch",
+            BalancedNetClassifier(sampler="over", **one),
+        ),
+        (
+            "MetaBalanceClassifier(), whole default fit (early stopping)",
+            MetaBalanceClassifier(device=device, random_state=0),
         ),
     ):
         if device.startswith("cuda"):
@@ -202,9 +209,11 @@ def speed(device, rows, epochs):
             if device.startswith("cuda")
             else float("nan")
         )
+        epoch = float(np.median([h["dur"] for h in est.history_]))
         print(
-            f"  {name:58s} fit {total:7.2f}s, epoch {est.history_[0]['dur']:7.2f}s, "
-            f"{est.n_steps_} steps, peak GPU memory {peak:8.1f} MiB",
+            f"  {name:66s} fit {total:7.2f}s, epoch {epoch:7.2f}s, "
+            f"{est.n_iter_} epochs, {est.n_steps_} steps of "
+            f"{est.geometry_['rows_per_step']} rows, peak GPU memory {peak:8.1f} MiB",
             flush=True,
         )
 
