@@ -34,12 +34,17 @@ from ._training import EarlyStopping, MetaStepper, PlainStepper, train
 
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
 
-#: Rows of the set an epoch passes over beyond which ``geometry='auto'`` grows
-#: the batches.
-SCALE_ROWS = 2**15
+#: Optimiser steps a pass may take with ``geometry='auto'`` before the batches
+#: grow, for steps of at least :data:`BASE_ROWS` rows ...
+PASS_STEPS = 2048
+#: ... the rows of a step of the default batch sizes (smaller steps grow from
+#: the same set size, ``PASS_STEPS * BASE_ROWS`` rows, in the same proportion).
+BASE_ROWS = 64
 #: Most rows an epoch covers with ``geometry='auto'`` (a larger set takes
-#: several epochs to pass over).
-EPOCH_ROWS = 2**17
+#: several epochs to pass over). It equals ``PASS_STEPS * BASE_ROWS``: with the
+#: default batch sizes, batches grow and epochs stop covering a whole pass
+#: from the same size on.
+EPOCH_ROWS = PASS_STEPS * BASE_ROWS
 #: Largest factor by which ``geometry='auto'`` grows the batches.
 MAX_GROWTH = 64
 
@@ -408,15 +413,17 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         """Batch sizes, learning rate and epoch length of a fit.
 
         ``n_rows`` is the size of the set an epoch passes over. With
-        ``geometry='auto'`` and more than :data:`SCALE_ROWS` rows, the batches
-        grow in proportion to the rows (at most :data:`MAX_GROWTH` times) and
-        the learning rate with the square root of that growth; with more than
-        :data:`EPOCH_ROWS` rows, an epoch covers that many rows of the set
-        rather than all of them.
+        ``geometry='auto'``, on a set of more than ``PASS_STEPS * max(rows per
+        step, BASE_ROWS)`` rows the batches grow in proportion to the rows (at
+        most :data:`MAX_GROWTH` times) and the learning rate with the square
+        root of that growth; with more than :data:`EPOCH_ROWS` rows, an epoch
+        covers that many rows of the set rather than all of them.
         """
         growth = 1.0
-        if self.geometry == "auto" and n_rows > SCALE_ROWS:
-            growth = min(n_rows / SCALE_ROWS, MAX_GROWTH)
+        given = self._rows_per_step({k: getattr(self, k) for k in self._BATCH_PARAMS})
+        threshold = PASS_STEPS * max(given, BASE_ROWS)
+        if self.geometry == "auto" and n_rows > threshold:
+            growth = min(n_rows / threshold, MAX_GROWTH)
         sizes = {
             name: max(1, round(getattr(self, name) * growth))
             for name in self._BATCH_PARAMS
@@ -900,8 +907,8 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         does, so both take the same number of steps per epoch. The research
         code used 81 tasks, which leaves small data sets with very few steps.
     batch_size : int, default=16
-        Rows per inner batch (on sets of up to 131,072 outer rows; see
-        ``geometry``).
+        Rows per inner batch (on sets of up to 131,072 outer rows with the
+        default sizes; see ``geometry``).
     outer_batch_size : int, default=16
         Rows per outer batch (likewise). One epoch is one pass over the outer
         set, i.e. ``ceil(n_outer / (tasks_per_step * outer_batch_size))``
@@ -1236,14 +1243,15 @@ _TRAINING_DOC_PARAMS = """
     geometry : {'auto', 'fixed'}, default='auto'
         How batches, learning rate and epochs follow the size of the training
         set. 'fixed': batches of the sizes given, ``lr`` as given, and an epoch
-        is one pass over the set. 'auto': the same up to 131,072 (2**17) rows in
-        the set an epoch passes over; on a larger set every batch grows in
-        proportion to its rows (at most 64 times), ``lr`` is multiplied by the
-        square root of that growth, and an epoch covers 131,072 rows of the set
-        (part of a pass; the next epoch continues where it stopped). An epoch,
-        ``n_iter_no_change`` and ``max_iter`` then stand for the same amount of
-        training at any size, and a large set trains in a bounded number of
-        optimiser steps of larger batches. What a fit used is in
+        is one pass over the set. 'auto': the same while a pass over the set
+        an epoch counts takes at most 2,048 steps of at least 64 rows (131,072
+        rows with the default batch sizes). On a larger set every batch grows
+        in proportion to its rows (at most 64 times), ``lr`` is multiplied by
+        the square root of that growth, and an epoch covers 131,072 rows of the
+        set (part of a pass; the next epoch continues where it stopped). An
+        epoch, ``n_iter_no_change`` and ``max_iter`` then stand for the same
+        amount of training at any size, and a large set trains in a bounded
+        number of optimiser steps of larger batches. What a fit used is in
         ``geometry_``.
     n_estimators : int, default=1
         Number of networks trained together as an ensemble. Members differ in

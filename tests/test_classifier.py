@@ -509,9 +509,9 @@ def test_auto_geometry_grows_batches_on_large_sets(binary_data, monkeypatch):
     import skmetabalance._classifier as classifier
 
     X, y = binary_data
-    # Pretend that sets above 256 rows are large: the outer set (the training
-    # rows, class-balanced by the default RandomOverSampler) has ~460.
-    monkeypatch.setattr(classifier, "SCALE_ROWS", 256)
+    # Pretend that sets above 4 steps of 64 rows are large: the outer set (the
+    # training rows, class-balanced by the default RandomOverSampler) has ~460.
+    monkeypatch.setattr(classifier, "PASS_STEPS", 4)
     monkeypatch.setattr(classifier, "EPOCH_ROWS", 256)
     clf = meta(max_iter=3, early_stopping=False).fit(X, y)
     n_outer = len(clf.outer_sampler_.sample_indices_)
@@ -529,13 +529,13 @@ def test_auto_geometry_grows_batches_on_large_sets(binary_data, monkeypatch):
     # The optimiser ran at the scaled rate, and a warm start keeps using it.
     assert clf._optimizer_state["param_groups"][0]["lr"] == pytest.approx(g["lr"])
 
-    monkeypatch.setattr(classifier, "SCALE_ROWS", 64)
+    monkeypatch.setattr(classifier, "PASS_STEPS", 1)
     monkeypatch.setattr(classifier, "EPOCH_ROWS", 1024)
     monkeypatch.setattr(classifier, "MAX_GROWTH", 2)
     capped = plain(max_iter=1, early_stopping=False, sampler="over").fit(X, y)
     assert capped.geometry_["growth"] == 2
     assert capped.geometry_["batch_size"] == 2 * capped.batch_size
-    # Between SCALE_ROWS and EPOCH_ROWS rows, an epoch is still one pass.
+    # Below EPOCH_ROWS rows, an epoch is still one pass.
     n_train = len(capped.sampler_.sample_indices_)
     assert capped.n_steps_ == int(np.ceil(n_train / (2 * capped.batch_size)))
     fixed = plain(
@@ -544,3 +544,15 @@ def test_auto_geometry_grows_batches_on_large_sets(binary_data, monkeypatch):
     assert fixed.geometry_["growth"] == 1.0
     assert fixed.geometry_["batch_size"] == fixed.batch_size
     assert fixed.n_steps_ == int(np.ceil(n_train / fixed.batch_size))
+
+    # Steps larger than the default's grow only once a pass takes more than
+    # PASS_STEPS of them; smaller ones grow in the default's proportion.
+    monkeypatch.setattr(classifier, "MAX_GROWTH", 64)
+    large = plain(max_iter=1, early_stopping=False, sampler="over", batch_size=256).fit(
+        X, y
+    )
+    assert large.geometry_["growth"] == pytest.approx(n_train / 256)
+    small = plain(max_iter=1, early_stopping=False, sampler="over", batch_size=16)
+    small.fit(X, y)
+    assert small.geometry_["growth"] == pytest.approx(n_train / 64)
+    assert small.geometry_["batch_size"] == round(16 * n_train / 64)

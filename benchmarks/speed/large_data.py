@@ -16,7 +16,9 @@ average precision (AP):
 * ``metabalance_fixed`` (on request, ``--models``): ``MetaBalanceClassifier(
   geometry="fixed")``, the small-step geometry of 64 outer rows per step and
   one pass per epoch, to check that the large-data geometry keeps its AP. It
-  takes minutes per fit at 1M rows.
+  takes minutes per fit at 1M rows;
+* ``metabalance_smote`` (on request): ``MetaBalanceClassifier(
+  outer_sampler=SMOTE())``, the memory of a sampler that synthesises rows.
 
 Networks and HGB get ``random_state=seed`` for each ``--seeds`` value; the
 data and its split stay fixed. Every fit runs in a fresh Python process,
@@ -24,7 +26,9 @@ one after another on the same cores, so that each peak memory is its own and
 the ratios to HGB compare fits taken on the same machine state. Peak memory is
 the kernel's RSS high-water mark during ``fit`` (reset just before it; exact
 on Linux), less the RSS before ``fit`` (Python, torch and the data already
-loaded): what the fit itself adds. ``x_mb`` is the float32 training matrix.
+loaded): what the fit itself adds. ``x_mb`` is the size of the training rows
+in float32 (what the network trains on); ``--dtype float64`` passes them to
+``fit`` as float64, as most users do.
 
 Usage::
 
@@ -69,6 +73,12 @@ def make_estimator(name, seed, device):
         return MetaBalanceClassifier(random_state=seed, device=device)
     if name == "metabalance_fixed":
         return MetaBalanceClassifier(geometry="fixed", random_state=seed, device=device)
+    if name == "metabalance_smote":
+        from imblearn.over_sampling import SMOTE
+
+        return MetaBalanceClassifier(
+            outer_sampler=SMOTE(random_state=seed), random_state=seed, device=device
+        )
     if name == "net_ros":
         return BalancedNetClassifier(
             sampler=RandomOverSampler(random_state=seed),
@@ -123,6 +133,7 @@ def worker(args):
 
     apply_threads(args)
     X_tr, X_te, y_tr, y_te = data(args.rows[0], args.positive[0], args.cache)
+    X_tr = X_tr.astype(args.dtype, copy=False)
     # A tiny fit first, so that lazy imports and first calls are not timed.
     MetaBalanceClassifier(max_iter=1, device=args.device).fit(X_tr[:500], y_tr[:500])
     est = make_estimator(args.model, args.seeds[0], args.device)
@@ -140,7 +151,8 @@ def worker(args):
         "seed": args.seeds[0],
         "fit_s": fit_s,
         "ap": ap,
-        "x_mb": X_tr.nbytes / MB,
+        "dtype": args.dtype,
+        "x_mb": X_tr.size * 4 / MB,
         "fit_peak_mb": peak - rss_before,
         "peak_exact": exact,
         "epochs": getattr(est, "n_iter_", None),
@@ -167,6 +179,8 @@ def run_one(args, rows, positive, model, seed):
         str(args.cache),
         "--device",
         args.device,
+        "--dtype",
+        args.dtype,
     ]
     if args.threads is not None:
         cmd += ["--threads", str(args.threads)]
@@ -222,9 +236,15 @@ def main():
         "--models",
         nargs="+",
         default=list(MODELS),
-        choices=[*MODELS, "metabalance_fixed"],
+        choices=[*MODELS, "metabalance_fixed", "metabalance_smote"],
         help="models to fit (default: %(default)s); 'metabalance_fixed' is slow "
         "at 1M rows",
+    )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="dtype of the training rows given to fit (default: %(default)s)",
     )
     parser.add_argument(
         "--cache",
