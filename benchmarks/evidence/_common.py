@@ -36,3 +36,24 @@ def paired_verdict(diffs, min_effect=0.005):
     band = max(2 * se, min_effect)
     verdict = "win" if mean > band else "loss" if mean < -band else "tie"
     return mean, se, verdict
+
+
+def preprocessor(bunch):
+    """``StandardScaler`` on numeric columns, one-hot on the data set's
+    categorical ones (fitted on the rows a model is fitted on)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cats = np.asarray(bunch.categorical_features, dtype=bool)
+    if not cats.any():
+        return StandardScaler()
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), np.flatnonzero(~cats)),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                np.flatnonzero(cats),
+            ),
+        ]
+    )

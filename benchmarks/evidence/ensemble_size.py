@@ -31,13 +31,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import paired_verdict
+from _common import paired_verdict, preprocessor
 from scipy.stats import wilcoxon
-from sklearn.compose import ColumnTransformer
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skmetabalance import MetaBalanceClassifier
 from skmetabalance.datasets import load_dataset
@@ -77,20 +75,7 @@ def _candidate(label):
 
 
 def _pipeline(bunch, label, seed):
-    cats = np.asarray(bunch.categorical_features, dtype=bool)
-    if cats.any():
-        pre = ColumnTransformer(
-            [
-                ("num", StandardScaler(), np.flatnonzero(~cats)),
-                (
-                    "cat",
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                    np.flatnonzero(cats),
-                ),
-            ]
-        )
-    else:
-        pre = StandardScaler()
+    pre = preprocessor(bunch)
     members, split = _candidate(label)
     net = MetaBalanceClassifier(
         n_estimators=members, validation_split=split, random_state=seed
