@@ -57,3 +57,24 @@ def preprocessor(bunch):
             ),
         ]
     )
+
+
+def across_sets(name_b, name_a, diffs, verdicts):
+    """One line on per-set mean differences of ``name_b`` minus ``name_a``.
+
+    The mean, its 95 % bootstrap interval over the sets, the count of per-set
+    wins, ties and losses (``verdicts``), and the Wilcoxon signed-rank p-value
+    (from five sets on).
+    """
+    from scipy.stats import wilcoxon
+
+    p = wilcoxon(diffs).pvalue if len(diffs) >= 5 and any(diffs) else float("nan")
+    rng = np.random.RandomState(0)
+    boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return (
+        f"{name_b} vs {name_a}: mean AP difference {np.mean(diffs):+.4f} (95% "
+        f"bootstrap over sets [{lo:+.4f}, {hi:+.4f}]), win/tie/loss "
+        f"{verdicts.count('win')}/{verdicts.count('tie')}/{verdicts.count('loss')} "
+        f"over {len(diffs)} sets, Wilcoxon p={p:.3f}"
+    )

@@ -35,9 +35,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import paired_verdict, preprocessor
+from _common import across_sets, paired_verdict, preprocessor
 from ensemble_size import N_SPLITS, SELECTION
-from scipy.stats import wilcoxon
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -159,16 +158,7 @@ def report():
             verdicts.append(verdict)
         if not diffs:
             continue
-        p = wilcoxon(diffs).pvalue if len(diffs) >= 5 and any(diffs) else float("nan")
-        rng = np.random.RandomState(0)
-        boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
-        lo, hi = np.percentile(boot, [2.5, 97.5])
-        print(
-            f"{c} vs ap: mean AP difference {np.mean(diffs):+.4f} (95% bootstrap "
-            f"over sets [{lo:+.4f}, {hi:+.4f}]), win/tie/loss "
-            f"{verdicts.count('win')}/{verdicts.count('tie')}/"
-            f"{verdicts.count('loss')} over {len(diffs)} sets, Wilcoxon p={p:.3f}"
-        )
+        print(across_sets(c, "ap", diffs, verdicts))
 
 
 def main(argv=None):

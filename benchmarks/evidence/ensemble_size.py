@@ -31,8 +31,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import paired_verdict, preprocessor
-from scipy.stats import wilcoxon
+from _common import across_sets, paired_verdict, preprocessor
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -187,22 +186,8 @@ def report():
             if not comp:
                 continue
             diffs = [c[2] for c in comp]
-            wins = sum(c[4] == "win" for c in comp)
-            losses = sum(c[4] == "loss" for c in comp)
-            p = (
-                wilcoxon(diffs).pvalue
-                if len(diffs) >= 5 and any(diffs)
-                else float("nan")
-            )
-            rng = np.random.RandomState(0)
-            boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
-            lo, hi = np.percentile(boot, [2.5, 97.5])
-            print(
-                f"E={b} vs E={a}: mean AP difference {np.mean(diffs):+.4f} "
-                f"(95% bootstrap over sets [{lo:+.4f}, {hi:+.4f}]), "
-                f"win/tie/loss {wins}/{len(comp) - wins - losses}/{losses} over "
-                f"{len(comp)} sets, Wilcoxon p={p:.3f}"
-            )
+            verdicts = [c[4] for c in comp]
+            print(across_sets(f"E={b}", f"E={a}", diffs, verdicts))
 
 
 def main(argv=None):
