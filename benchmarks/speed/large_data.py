@@ -32,7 +32,7 @@ in float32 (what the network trains on); ``--dtype float64`` passes them to
 
 Usage::
 
-    python benchmarks/speed/large_data.py                      # ~10 min on 2 cores
+    python benchmarks/speed/large_data.py                      # ~40 min on 2 cores
     python benchmarks/speed/large_data.py --rows 100000 --positive 0.01 --seeds 0
     python benchmarks/speed/large_data.py --models metabalance metabalance_fixed hgb
 """
