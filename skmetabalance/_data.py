@@ -66,13 +66,11 @@ def feature_store(X, extra, device):
         X32 = np.ascontiguousarray(X, dtype=np.float32)
     if device.type != "cpu":
         return torch.as_tensor(X32, device=device)
-    if not X32.flags.writeable:
-        with warnings.catch_warnings():
-            # Read-only input (e.g. a memory map): shared all the same, as
-            # nothing writes to it.
-            warnings.filterwarnings("ignore", message=".*not writable.*")
-            return torch.from_numpy(X32)
-    return torch.from_numpy(X32)
+    with warnings.catch_warnings():
+        # Read-only input (e.g. a memory map) is shared all the same, as
+        # nothing writes to it.
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        return torch.from_numpy(X32)
 
 
 class TrainingSet:
