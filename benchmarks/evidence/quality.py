@@ -1,0 +1,412 @@
+"""Quality that transfers: candidates and baselines under a nested protocol.
+
+Protocol (every bundled binary data set: the 13 of the suite group and the 13
+of the study group):
+
+* The sets are split once into selection and held-out sets, by a fixed rule
+  made before any result of this study was seen: the suite sets keep the split
+  of ``ensemble_size.py`` (a seeded permutation of their sorted names, the
+  last third held out), and the study sets get the same rule with their own
+  permutation. 9 of the 26 sets are held out of every choice.
+* Five repeated stratified 70/30 train/test splits per set (the splits of
+  ``ensemble_size.py`` and ``early_stopping.py``). On the ``validation`` part
+  the training rows are split again (stratified 75/25) and a model is fitted
+  on the 75 % and scored on the 25 %: the test rows are never touched. On the
+  ``test`` part a model is fitted on all training rows and scored on the test
+  rows; that is run for held-out sets, and for the final report only.
+* Every model sits behind the same preprocessing (``StandardScaler`` on
+  numeric columns, one-hot on categorical ones, fitted on the rows the model
+  is fitted on) unless its candidate says otherwise, and every seed inside it
+  is the split number.
+* Per-fit results go to ``results/quality.csv``, one row per
+  (set, split, candidate, part); a rerun skips the rows that exist, so the
+  study resumes anywhere and every table is re-derived from the file.
+
+    python benchmarks/evidence/quality.py run --candidates mb mb_e4 --jobs 2
+    python benchmarks/evidence/quality.py run --candidates mb --part test
+    python benchmarks/evidence/quality.py report [--reference mb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from _common import across_sets, paired_verdict, preprocessor
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
+from sklearn.pipeline import make_pipeline
+
+RESULTS = Path(__file__).parent / "results" / "quality.csv"
+FIELDS = ["dataset", "split", "candidate", "part", "ap", "fit_seconds", "n_iter"]
+N_SPLITS = 5
+#: A per-set mean difference counts as a win or loss only beyond this band:
+#: twice its standard error over the splits, and at least this much AP.
+MIN_EFFECT = 0.005
+
+SUITE = sorted(
+    [
+        "abalone_19",
+        "car_eval_4",
+        "caravan",
+        "lending_club",
+        "letter_img",
+        "optical_digits",
+        "page_blocks0",
+        "pen_digits",
+        "satimage",
+        "shuttle",
+        "shuttle_fraud",
+        "wine_quality",
+        "yeast_me2",
+    ]
+)
+STUDY = sorted(
+    [
+        "abalone9_18",
+        "ada",
+        "ecoli3",
+        "german",
+        "glass4",
+        "hiva",
+        "pima",
+        "segment0",
+        "sylva",
+        "vehicle0",
+        "vowel0",
+        "winequality_white_3_vs_7",
+        "wisconsin",
+    ]
+)
+
+
+def _held_out(names, seed):
+    order = np.random.RandomState(seed).permutation(len(names))
+    return sorted(names[i] for i in order[-(len(names) + 2) // 3 :])
+
+
+#: The suite rule is the one of ``ensemble_size.py`` (13 // 3 = 4 sets);
+#: the study sets hold out ceil(13 / 3) = 5, so 9 of 26 sets in all.
+HELD_OUT_SUITE = sorted(
+    SUITE[i] for i in np.random.RandomState(2026).permutation(len(SUITE))[-4:]
+)
+HELD_OUT_STUDY = _held_out(STUDY, 2027)
+HELD_OUT = sorted(HELD_OUT_SUITE + HELD_OUT_STUDY)
+SELECTION = sorted(set(SUITE + STUDY) - set(HELD_OUT))
+
+
+# --------------------------------------------------------------------------
+# Candidates. A MetaBalance or BalancedNet candidate is a dict of parameters
+# (``"pre"`` names a preprocessing other than the standard one); baselines
+# are built by name.
+
+MB = {
+    "mb": {},
+    "mb_e4": {"n_estimators": 4},
+    "mb_e4f": {"n_estimators": 4, "validation_split": "per_member"},
+    "mb_e8": {"n_estimators": 8},
+    "mb_val20": {"validation_fraction": 0.2},
+    "mb_quantile": {"pre": "quantile"},
+    "mb_wide": {"hidden_layer_sizes": (256, 256)},
+    "mb_deep": {"hidden_layer_sizes": (128, 128, 128)},
+    "mb_dropout": {"dropout": 0.1},
+    "mb_lam001": {"inner_loss_weight": 0.01},
+    "mb_lam05": {"inner_loss_weight": 0.5},
+    "mb_ilr0": {"inner_lr": 0.0},
+    "mb_ilr01_so": {"inner_lr": 0.1, "first_order": False},
+    "mb_ilr1_so": {"inner_lr": 1.0, "first_order": False},
+    "mb_inner3": {"inner_steps": 3},
+    "mb_k8": {"tasks_per_step": 8, "batch_size": 8, "outer_batch_size": 8},
+    "mb_smote": {"outer_sampler": "smote"},
+}
+NET = {
+    "net_plain": {},
+    "net_weighted": {"class_weight": "balanced"},
+    "net_ros": {"sampler": "ros"},
+    "net_rus": {"sampler": "rus"},
+    "net_smote": {"sampler": "smote"},
+}
+BASELINES = ("mlp_ros", "hgb", "brf", "logreg", "tabm", "realmlp")
+CANDIDATES = (*MB, *NET, *BASELINES)
+
+
+def _sampler(name, seed):
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+
+    kinds = {"ros": RandomOverSampler, "rus": RandomUnderSampler, "smote": SMOTE}
+    return kinds[name](random_state=seed)
+
+
+def _pre(bunch, kind):
+    if kind == "standard":
+        return preprocessor(bunch)
+    if kind == "quantile":
+        from sklearn.compose import ColumnTransformer
+        from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
+
+        qt = QuantileTransformer(output_distribution="normal", subsample=None)
+        cats = np.asarray(bunch.categorical_features, dtype=bool)
+        if not cats.any():
+            return qt
+        ohe = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        return ColumnTransformer(
+            [("num", qt, np.flatnonzero(~cats)), ("cat", ohe, np.flatnonzero(cats))]
+        )
+    raise ValueError(f"unknown preprocessing {kind!r}")
+
+
+def build(name, bunch, seed):
+    """The pipeline of candidate ``name`` for data set ``bunch``."""
+    from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
+
+    if name in MB:
+        params = dict(MB[name])
+        pre = _pre(bunch, params.pop("pre", "standard"))
+        for key in ("inner_sampler", "outer_sampler"):
+            if params.get(key) in ("ros", "rus", "smote"):
+                params[key] = _sampler(params[key], seed)
+        return make_pipeline(pre, MetaBalanceClassifier(random_state=seed, **params))
+    if name in NET:
+        params = dict(NET[name])
+        pre = _pre(bunch, params.pop("pre", "standard"))
+        if "sampler" in params:
+            params["sampler"] = _sampler(params["sampler"], seed)
+        return make_pipeline(pre, BalancedNetClassifier(random_state=seed, **params))
+    pre = preprocessor(bunch)
+    if name == "mlp_ros":
+        from imblearn.pipeline import make_pipeline as imb_pipeline
+        from sklearn.neural_network import MLPClassifier
+
+        mlp = MLPClassifier(early_stopping=True, random_state=seed)
+        return imb_pipeline(pre, _sampler("ros", seed), mlp)
+    from skmetabalance.benchmark import make_estimator
+
+    model = make_estimator(name)
+    params = model.get_params()
+    seeds = {
+        k: seed for k in params if k == "random_state" or k.endswith("__random_state")
+    }
+    if "random_state" in params or seeds:
+        model.set_params(**seeds)
+    if name in ("tabm", "realmlp"):
+        model.set_params(device="cpu")
+    return make_pipeline(pre, model)
+
+
+def _n_iter(model):
+    est = model[-1]
+    for attr in ("n_iter_", "n_iter"):
+        value = getattr(est, attr, None)
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        if isinstance(value, np.ndarray) and value.size:
+            return int(np.max(value))
+    return ""
+
+
+def _fit_one(name, dataset, split, part, threads=None):
+    """Fit candidate ``name`` on one split of one set; the result row."""
+    from skmetabalance.datasets import load_dataset
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    bunch = load_dataset(dataset)
+    X, y = bunch.data, bunch.target
+    splitter = StratifiedShuffleSplit(N_SPLITS, test_size=0.3, random_state=0)
+    tr, te = list(splitter.split(X, y))[split]
+    if part == "validation":
+        tr, te = train_test_split(
+            tr, test_size=0.25, stratify=y[tr], random_state=split
+        )
+    model = build(name, bunch, split)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X[tr], y[tr])
+    seconds = time.perf_counter() - t0
+    ap = average_precision_score(y[te], model.predict_proba(X[te])[:, 1])
+    return dict(
+        dataset=dataset,
+        split=split,
+        candidate=name,
+        part=part,
+        ap=f"{ap:.6f}",
+        fit_seconds=f"{seconds:.3f}",
+        n_iter=_n_iter(model),
+    )
+
+
+#: Rows of earlier studies with the same splits, seeds and protocol, and the
+#: candidate each of their labels is here: ``adopt`` copies them (a refit
+#: gives bit-identical scores, checked on a sample before adopting).
+EARLIER = {
+    "ensemble_size.csv": (
+        "members",
+        {"1": "mb", "4": "mb_e4", "4f": "mb_e4f", "8": "mb_e8"},
+    ),
+    "early_stopping.csv": ("candidate", {"ap": "mb", "val20": "mb_val20"}),
+}
+
+
+def adopt():
+    """Copy the rows of earlier studies that this study would refit."""
+    done = {(r["dataset"], r["split"], r["candidate"], r["part"]) for r in _rows()}
+    new = []
+    for file, (column, names) in EARLIER.items():
+        with open(RESULTS.parent / file) as fh:
+            for r in csv.DictReader(fh):
+                if r[column] not in names:
+                    continue
+                row = {k: r.get(k, "") for k in FIELDS}
+                row["candidate"] = names[r[column]]
+                row["part"] = r.get("part", "validation")
+                key = (row["dataset"], row["split"], row["candidate"], row["part"])
+                if key not in done:
+                    done.add(key)
+                    new.append(row)
+    new_file = not RESULTS.exists()
+    with open(RESULTS, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, FIELDS)
+        if new_file:
+            writer.writeheader()
+        writer.writerows(new)
+    print(f"adopted {len(new)} rows")
+
+
+def _rows():
+    if not RESULTS.exists():
+        return []
+    with open(RESULTS) as fh:
+        return list(csv.DictReader(fh))
+
+
+def _rows_of(sets):
+    from skmetabalance.datasets import list_datasets
+
+    size = dict(list_datasets().set_index("name")["rows"])
+    # Cheap sets first, so that partial runs cover as many sets as possible.
+    return sorted(sets, key=lambda n: size[n])
+
+
+def run(candidates, part, sets, jobs):
+    from joblib import Parallel, delayed
+
+    unknown = sorted(set(candidates) - set(CANDIDATES))
+    if unknown:
+        raise SystemExit(f"unknown candidates {unknown}; known: {list(CANDIDATES)}")
+    done = {(r["dataset"], int(r["split"]), r["candidate"], r["part"]) for r in _rows()}
+    tasks = [
+        (c, d, s, part)
+        for d in _rows_of(sets)
+        for s in range(N_SPLITS)
+        for c in candidates
+        if (d, s, c, part) not in done
+    ]
+    print(f"{len(tasks)} fits to run", flush=True)
+    new_file = not RESULTS.exists()
+    with open(RESULTS, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, FIELDS)
+        if new_file:
+            writer.writeheader()
+        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(_fit_one)(*t, threads=1 if jobs > 1 else None) for t in tasks
+        )
+        for row in results:
+            writer.writerow(row)
+            fh.flush()
+            print(row, flush=True)
+
+
+def _table(rows, part):
+    """{(dataset, candidate): [ap per split]} and the same for fit seconds."""
+    ap, sec = {}, {}
+    for r in rows:
+        if r["part"] != part:
+            continue
+        key = (r["dataset"], r["candidate"])
+        ap.setdefault(key, {})[int(r["split"])] = float(r["ap"])
+        sec.setdefault(key, []).append(float(r["fit_seconds"]))
+    return ap, sec
+
+
+def compare(ap, sets, a, b):
+    """Per-set paired (mean, se, verdict) of ``b`` minus ``a``."""
+    out = {}
+    for name in sets:
+        pa, pb = ap.get((name, a), {}), ap.get((name, b), {})
+        common = sorted(set(pa) & set(pb))
+        if len(common) >= 2:
+            out[name] = paired_verdict([pb[s] - pa[s] for s in common], MIN_EFFECT)
+    return out
+
+
+def report(part="validation", reference="mb", sets=None):
+    rows = _rows()
+    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
+    ap, sec = _table(rows, part)
+    cands = [c for c in CANDIDATES if any((d, c) in ap for d in sets)]
+    complete = [
+        c for c in cands if all(len(ap.get((d, c), {})) == N_SPLITS for d in sets)
+    ]
+    print(f"\n{part} AP on {len(sets)} sets ({', '.join(sets)})")
+    print(f"{'candidate':14s} {'sets':>4s} {'mean AP':>8s} {'rank':>5s} {'fit s':>6s}")
+    means = {
+        c: {d: np.mean(list(ap[(d, c)].values())) for d in sets if (d, c) in ap}
+        for c in cands
+    }
+    if complete:
+        import pandas as pd
+
+        frame = pd.DataFrame({c: means[c] for c in complete})
+        ranks = frame.rank(axis=1, ascending=False).mean()
+    for c in cands:
+        m = means[c]
+        rank = f"{ranks[c]:5.2f}" if complete and c in complete else "    –"
+        fit = np.median([np.median(sec[(d, c)]) for d in m])
+        print(f"{c:14s} {len(m):4d} {np.mean(list(m.values())):8.4f} {rank} {fit:6.1f}")
+    if reference not in cands:
+        return
+    for c in cands:
+        if c == reference:
+            continue
+        comp = compare(ap, sets, reference, c)
+        if len(comp) < len(sets):
+            continue
+        diffs = [v[0] for v in comp.values()]
+        verdicts = [v[2] for v in comp.values()]
+        print(across_sets(c, reference, diffs, verdicts))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["run", "report", "sets", "adopt"])
+    parser.add_argument("--candidates", nargs="*", default=["mb"])
+    parser.add_argument("--part", choices=["validation", "test"], default="validation")
+    parser.add_argument("--sets", nargs="*", default=None)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--reference", default="mb")
+    args = parser.parse_args(argv)
+    if args.command == "sets":
+        print("selection:", " ".join(SELECTION))
+        print("held out: ", " ".join(HELD_OUT))
+        return
+    if args.command == "adopt":
+        adopt()
+        return
+    sets = args.sets or (SELECTION if args.part == "validation" else HELD_OUT)
+    if args.command == "run":
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        run(args.candidates, args.part, sets, args.jobs)
+    report(args.part, args.reference, args.sets)
+
+
+if __name__ == "__main__":
+    main()
