@@ -116,6 +116,7 @@ MB = {
     "mb_deep": {"hidden_layer_sizes": (128, 128, 128)},
     "mb_dropout": {"dropout": 0.1},
     "mb_lam001": {"inner_loss_weight": 0.01},
+    "mb_lam01": {"inner_loss_weight": 0.1},
     "mb_lam05": {"inner_loss_weight": 0.5},
     "mb_ilr0": {"inner_lr": 0.0},
     "mb_ilr01_so": {"inner_lr": 0.1, "first_order": False},
