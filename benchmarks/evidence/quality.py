@@ -416,9 +416,40 @@ def table(candidates, part="validation", sets=None):
     print(rst_table(frame, "data set"))
 
 
+def pairs(candidates, reference="mb", part="validation", sets=None):
+    """The reST table of paired comparisons of ``candidates`` with ``reference``."""
+    import pandas as pd
+    from _common import rst_table
+    from scipy.stats import wilcoxon
+
+    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
+    ap, _ = _table(_rows(), part)
+    out = {}
+    for c in candidates:
+        rng = np.random.RandomState(0)  # as in across_sets
+        comp = compare(ap, sets, reference, c)
+        if len(comp) < len(sets):
+            continue
+        diffs = np.array([v[0] for v in comp.values()])
+        verdicts = [v[2] for v in comp.values()]
+        boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        out[c] = {
+            "mean diff.": f"{diffs.mean():+.4f}",
+            "95 % bootstrap": f"[{lo:+.4f}, {hi:+.4f}]",
+            "win/tie/loss": "/".join(
+                str(verdicts.count(v)) for v in ("win", "tie", "loss")
+            ),
+            "Wilcoxon p": f"{wilcoxon(diffs).pvalue:.3f}",
+        }
+    print(rst_table(pd.DataFrame(out).T, "candidate"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["run", "report", "sets", "adopt", "table"])
+    parser.add_argument(
+        "command", choices=["run", "report", "sets", "adopt", "table", "pairs"]
+    )
     parser.add_argument("--candidates", nargs="*", default=["mb"])
     parser.add_argument("--part", choices=["validation", "test"], default="validation")
     parser.add_argument("--sets", nargs="*", default=None)
@@ -428,6 +459,9 @@ def main(argv=None):
     if args.command == "sets":
         print("selection:", " ".join(SELECTION))
         print("held out: ", " ".join(HELD_OUT))
+        return
+    if args.command == "pairs":
+        pairs(args.candidates, args.reference, args.part, args.sets)
         return
     if args.command == "table":
         table(args.candidates, args.part, args.sets)
