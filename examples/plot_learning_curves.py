@@ -46,6 +46,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 # a patience of 8 epochs, at most 60 epochs. ``verbose=1`` prints the
 # per-epoch table; a star marks each new best epoch.
 common = dict(
+    n_estimators=1,
     early_stopping=True,
     validation_fraction=0.2,
     n_iter_no_change=8,

@@ -30,7 +30,11 @@ FAST = dict(
 
 
 def meta(**kw):
-    return MetaBalanceClassifier(**{**FAST, "tasks_per_step": 4, **kw})
+    # One network: these tests look at a single network's weights and fitted
+    # attributes (ensembles, the class default, are tested in test_ensemble).
+    return MetaBalanceClassifier(
+        **{**FAST, "tasks_per_step": 4, "n_estimators": 1, **kw}
+    )
 
 
 def plain(**kw):

@@ -25,7 +25,13 @@ class _Generic(nn.Module):
 
 
 def _make(cls, **kw):
-    base = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
+    base = dict(
+        hidden_layer_sizes=(8,),
+        max_iter=3,
+        random_state=0,
+        device="cpu",
+        n_estimators=1,
+    )
     base.update(kw)
     return cls(**base)
 
@@ -168,6 +174,23 @@ def test_one_member_is_a_plain_network(binary_data):
     assert isinstance(clf.module_, nn.Sequential)
     assert not isinstance(clf.module_, Ensemble)
     assert isinstance(clf.best_epoch_, (int, type(None)))
+
+
+def test_metabalance_default_is_an_ensemble_of_four(binary_data):
+    X, y = binary_data
+    assert MetaBalanceClassifier().n_estimators == 4
+    assert BalancedNetClassifier().n_estimators == 1
+    clf = MetaBalanceClassifier(
+        hidden_layer_sizes=(8,), max_iter=3, random_state=0, early_stopping=True
+    ).fit(X, y)
+    assert isinstance(clf.module_, Ensemble) and len(clf.module_) == 4
+    assert len(clf.best_epoch_) == 4 and len(clf.best_validation_score_) == 4
+    members = [
+        torch.sigmoid(member(torch.as_tensor(X, dtype=torch.float32))).detach()
+        for member in clf.module_
+    ]
+    mean = torch.stack(members).mean(0).squeeze(-1).double().numpy()
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], mean, rtol=1e-5, atol=1e-6)
 
 
 def test_save_load_round_trip_of_an_ensemble(binary_data, tmp_path):

@@ -375,7 +375,8 @@ def test_fit_paused_while_another_fit_runs_in_another_thread(data):
     sampler's neighbour search, say) and the worker starts the next fit.
     """
     X, y = data
-    common = dict(max_iter=3, early_stopping=True, random_state=5)
+    # One network each: the hooks count validation passes, one score per pass.
+    common = dict(max_iter=3, early_stopping=True, random_state=5, n_estimators=1)
     a = MetaBalanceClassifier(
         **{**SMALL, **common}, scoring=partial(_hooked_score, "a")
     )

@@ -28,7 +28,8 @@ from skmetabalance import (
 from skmetabalance._persistence import _digest
 from skmetabalance._state import FIELDS, INT_ARRAY, STATE_ATTRIBUTES, StateError
 
-SMALL = dict(max_iter=2, hidden_layer_sizes=(8,), random_state=0)
+# One network unless a test asks for more (ensembles: test_ensemble.py).
+SMALL = dict(max_iter=2, hidden_layer_sizes=(8,), random_state=0, n_estimators=1)
 
 
 def _data(n_classes=2, n=90, seed=0):
@@ -219,7 +220,9 @@ def test_custom_module_must_be_resupplied(tmp_path):
     with pytest.raises(ValueError, match=r"custom module factory.*module="):
         load_model(path)
     loaded = load_model(path, module=TinyNet)
-    assert isinstance(loaded.module_, TinyNet)
+    # the default ensemble: every member rebuilt by the factory
+    assert len(loaded.module_) == 4
+    assert all(isinstance(member, TinyNet) for member in loaded.module_)
     _assert_same_proba(clf, loaded, X)
     # A factory building a different network is refused, naming the tensors.
     with pytest.raises(ValueError, match="do not match the rebuilt network"):

@@ -32,7 +32,7 @@ FAST = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
 
 def meta(**kw):
     return MetaBalanceClassifier(
-        **{**FAST, "tasks_per_step": 2, "outer_batch_size": 16, **kw}
+        **{**FAST, "tasks_per_step": 2, "outer_batch_size": 16, "n_estimators": 1, **kw}
     )
 
 

@@ -10,7 +10,10 @@ Models, each fitted on the training rows and scored on the test rows with
 average precision (AP):
 
 * ``metabalance``: ``MetaBalanceClassifier()`` (its defaults: the row-adaptive
-  geometry, early stopping);
+  geometry, early stopping, four members);
+* ``metabalance_1`` (on request, ``--models``): ``MetaBalanceClassifier(
+  n_estimators=1)``, one network, the default when the figures of the
+  performance page were measured;
 * ``net_ros``: ``BalancedNetClassifier(sampler=RandomOverSampler())``;
 * ``hgb``: ``HistGradientBoostingClassifier(class_weight="balanced")``;
 * ``metabalance_fixed`` (on request, ``--models``): ``MetaBalanceClassifier(
@@ -71,6 +74,8 @@ def make_estimator(name, seed, device):
 
     if name == "metabalance":
         return MetaBalanceClassifier(random_state=seed, device=device)
+    if name == "metabalance_1":
+        return MetaBalanceClassifier(n_estimators=1, random_state=seed, device=device)
     if name == "metabalance_fixed":
         return MetaBalanceClassifier(geometry="fixed", random_state=seed, device=device)
     if name == "metabalance_smote":
@@ -236,7 +241,7 @@ def main():
         "--models",
         nargs="+",
         default=list(MODELS),
-        choices=[*MODELS, "metabalance_fixed", "metabalance_smote"],
+        choices=[*MODELS, "metabalance_1", "metabalance_fixed", "metabalance_smote"],
         help="models to fit (default: %(default)s); 'metabalance_fixed' is slow "
         "at 1M rows",
     )
