@@ -445,10 +445,52 @@ def pairs(candidates, reference="mb", part="validation", sets=None):
     print(rst_table(pd.DataFrame(out).T, "candidate"))
 
 
+#: The networks the default must beat (the issue's single-strategy networks
+#: and scikit-learn's MLP behind a random over-sampler), and the wider field
+#: its mean rank is taken in.
+NETWORKS = ("net_plain", "net_weighted", "net_ros", "net_rus", "net_smote", "mlp_ros")
+FIELD = (*NETWORKS, "hgb", "brf", "logreg", "tabm", "realmlp")
+
+
+def targets(candidate, part="test", sets=None):
+    """How ``candidate`` stands against the quality targets on ``sets``."""
+    import pandas as pd
+
+    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
+    ap, _ = _table(_rows(), part)
+
+    def means(names):
+        return pd.DataFrame(
+            {
+                c: {d: np.mean(list(ap[(d, c)].values())) for d in sets}
+                for c in names
+                if all(len(ap.get((d, c), {})) == N_SPLITS for d in sets)
+            }
+        )
+
+    nets = means([candidate, *NETWORKS])
+    field = means([candidate, *FIELD])
+    print(f"\n{candidate} on {len(sets)} {part} sets ({', '.join(sets)})")
+    print("mean AP: " + ", ".join(f"{c} {v:.4f}" for c, v in nets.mean().items()))
+    others = nets.drop(columns=candidate).max(axis=1)
+    best = nets[candidate] >= others
+    tied = nets[candidate] == others
+    print(
+        f"best of the {nets.shape[1]} networks on {int(best.sum())} of {len(sets)} "
+        f"sets ({', '.join(best[best].index)}; {int(tied.sum())} of them shared)"
+    )
+    ranks = field.rank(axis=1, ascending=False).mean().sort_values()
+    print(
+        f"mean rank among {field.shape[1]} models: "
+        + ", ".join(f"{c} {v:.2f}" for c, v in ranks.items())
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "command", choices=["run", "report", "sets", "adopt", "table", "pairs"]
+        "command",
+        choices=["run", "report", "sets", "adopt", "table", "pairs", "targets"],
     )
     parser.add_argument("--candidates", nargs="*", default=["mb"])
     parser.add_argument("--part", choices=["validation", "test"], default="validation")
@@ -459,6 +501,10 @@ def main(argv=None):
     if args.command == "sets":
         print("selection:", " ".join(SELECTION))
         print("held out: ", " ".join(HELD_OUT))
+        return
+    if args.command == "targets":
+        for c in args.candidates:
+            targets(c, args.part, args.sets)
         return
     if args.command == "pairs":
         pairs(args.candidates, args.reference, args.part, args.sets)
