@@ -25,6 +25,7 @@ of the study group):
     python benchmarks/evidence/quality.py run --candidates mb mb_e4 --jobs 2
     python benchmarks/evidence/quality.py run --candidates mb --part test
     python benchmarks/evidence/quality.py report [--reference mb]
+    python benchmarks/evidence/quality.py fit-time --sets german vowel0
 """
 
 from __future__ import annotations
@@ -486,11 +487,55 @@ def targets(candidate, part="test", sets=None):
     )
 
 
+def fit_time(sets):
+    """Fit seconds of the default ``MetaBalanceClassifier()`` and of RealMLP.
+
+    On the first training split of each set, one after the other in this
+    process (the default twice: the first fit warms up), behind the same
+    preprocessing. Run it on an otherwise quiet machine.
+    """
+    from skmetabalance import MetaBalanceClassifier
+    from skmetabalance.datasets import load_dataset
+
+    for name in sets:
+        bunch = load_dataset(name)
+        X, y = bunch.data, bunch.target
+        splitter = StratifiedShuffleSplit(N_SPLITS, test_size=0.3, random_state=0)
+        tr, _ = next(splitter.split(X, y))
+        seconds = {}
+        for label in ("default", "realmlp", "default"):
+            if label == "default":
+                model = make_pipeline(
+                    preprocessor(bunch), MetaBalanceClassifier(random_state=0)
+                )
+            else:
+                model = build("realmlp", bunch, 0)
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(X[tr], y[tr])
+            seconds.setdefault(label, []).append(time.perf_counter() - t0)
+        print(
+            f"{name} ({len(tr)} rows): MetaBalanceClassifier() "
+            f"{seconds['default'][-1]:.2f} s, RealMLP {seconds['realmlp'][0]:.2f} s",
+            flush=True,
+        )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "command",
-        choices=["run", "report", "sets", "adopt", "table", "pairs", "targets"],
+        choices=[
+            "run",
+            "report",
+            "sets",
+            "adopt",
+            "table",
+            "pairs",
+            "targets",
+            "fit-time",
+        ],
     )
     parser.add_argument("--candidates", nargs="*", default=["mb"])
     parser.add_argument("--part", choices=["validation", "test"], default="validation")
@@ -501,6 +546,9 @@ def main(argv=None):
     if args.command == "sets":
         print("selection:", " ".join(SELECTION))
         print("held out: ", " ".join(HELD_OUT))
+        return
+    if args.command == "fit-time":
+        fit_time(args.sets or HELD_OUT_STUDY)
         return
     if args.command == "targets":
         for c in args.candidates:
