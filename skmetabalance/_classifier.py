@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from dataclasses import dataclass
@@ -1352,6 +1353,11 @@ _HISTORY_DOC_ATTRS = """
 """
 
 
+def _default_of(cls, name):
+    """The default of ``cls``'s parameter ``name``, as the docstring shows it."""
+    return repr(inspect.signature(cls).parameters[name].default)
+
+
 def _fill_docstring(cls, **fields):
     """Put the shared blocks in place of ``cls``'s docstring placeholders.
 
@@ -1375,7 +1381,7 @@ def _fill_docstring(cls, **fields):
 
 _fill_docstring(
     MetaBalanceClassifier,
-    n_estimators="4",
+    n_estimators=_default_of(MetaBalanceClassifier, "n_estimators"),
     n_estimators_note=(
         "Four members won over one outside the split-to-split noise on the 17\n"
         "        selection sets of the quality study (see the evidence page). On the\n"
@@ -1386,6 +1392,6 @@ _fill_docstring(
 )
 _fill_docstring(
     BalancedNetClassifier,
-    n_estimators="1",
+    n_estimators=_default_of(BalancedNetClassifier, "n_estimators"),
     n_estimators_note="The ensemble size was not studied for this estimator.",
 )
