@@ -1,8 +1,38 @@
-"""What the evidence studies share: the reST tables they print for the docs."""
+"""What the evidence studies share: their per-fit files, the reST tables
+they print for the docs, the paired statistics and the preprocessing."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+
 import numpy as np
+
+
+def read_rows(path):
+    """The rows of a study's per-fit CSV file (none while it does not exist)."""
+    if not path.exists():
+        return []
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+@contextlib.contextmanager
+def append_rows(path, fields):
+    """A function appending one row to ``path`` (header written if the file is
+    new), flushed at once so that an interrupted study keeps every finished fit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fields)
+        if new_file:
+            writer.writeheader()
+
+        def write(row):
+            writer.writerow(row)
+            fh.flush()
+
+        yield write
 
 
 def rst_table(frame, index_name="configuration", digits=3):

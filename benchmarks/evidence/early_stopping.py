@@ -29,13 +29,18 @@ default, under the validation protocol of ``ensemble_size.py``:
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import across_sets, paired_verdict, preprocessor
+from _common import (
+    across_sets,
+    append_rows,
+    paired_verdict,
+    preprocessor,
+    read_rows,
+)
 from ensemble_size import N_SPLITS, SELECTION
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
@@ -70,20 +75,9 @@ def _sets():
     return sorted((n for n in SELECTION if sizes[n] <= MAX_ROWS), key=sizes.get)
 
 
-def _rows():
-    if not RESULTS.exists():
-        return []
-    with open(RESULTS) as fh:
-        return list(csv.DictReader(fh))
-
-
 def run(candidates):
-    done = {(r["dataset"], int(r["split"]), r["candidate"]) for r in _rows()}
-    new_file = not RESULTS.exists()
-    with open(RESULTS, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS)
-        if new_file:
-            writer.writeheader()
+    done = {(r["dataset"], int(r["split"]), r["candidate"]) for r in read_rows(RESULTS)}
+    with append_rows(RESULTS, FIELDS) as write:
         for name in _sets():
             bunch = load_dataset(name)
             X, y = bunch.data, bunch.target
@@ -119,13 +113,12 @@ def run(candidates):
                         best_epoch=net.best_epoch_,
                         val_minority=minority,
                     )
-                    writer.writerow(row)
-                    fh.flush()
+                    write(row)
                     print(row, flush=True)
 
 
 def report():
-    rows = _rows()
+    rows = read_rows(RESULTS)
     by = {(r["dataset"], int(r["split"]), r["candidate"]): r for r in rows}
     labels = [c for c in CANDIDATES if any(r["candidate"] == c for r in rows)]
     sets = [n for n in _sets() if any(r["dataset"] == n for r in rows)]

@@ -25,13 +25,18 @@ Protocol (bundled binary data sets):
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import across_sets, paired_verdict, preprocessor
+from _common import (
+    across_sets,
+    append_rows,
+    paired_verdict,
+    preprocessor,
+    read_rows,
+)
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -83,21 +88,14 @@ def _pipeline(bunch, label, seed):
 
 
 def _done():
-    if not RESULTS.exists():
-        return set(), []
-    with open(RESULTS) as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_rows(RESULTS)
     keys = {(r["dataset"], int(r["split"]), r["members"], r["part"]) for r in rows}
     return keys, rows
 
 
 def run(members):
     done, _ = _done()
-    new_file = not RESULTS.exists()
-    with open(RESULTS, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS)
-        if new_file:
-            writer.writeheader()
+    with append_rows(RESULTS, FIELDS) as write:
         # Cheap sets first, so that partial runs cover as many sets as possible.
         for name in sorted(BINARY_SETS, key=lambda n: load_dataset(n).data.shape[0]):
             bunch = load_dataset(name)
@@ -130,8 +128,7 @@ def run(members):
                         fit_seconds=f"{seconds:.3f}",
                         n_iter=model[-1].n_iter_,
                     )
-                    writer.writerow(row)
-                    fh.flush()
+                    write(row)
                     print(row, flush=True)
 
 

@@ -53,14 +53,13 @@ resumes anywhere and the tables are re-derived from the file::
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import rst_table
+from _common import append_rows, read_rows, rst_table
 from imblearn.ensemble import BalancedRandomForestClassifier
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline
@@ -309,10 +308,7 @@ def load_split():
 
 
 def _done():
-    if not RESULTS.exists():
-        return set(), []
-    with open(RESULTS) as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_rows(RESULTS)
     return {(r["config"], int(r["seed"])) for r in rows}, rows
 
 
@@ -341,12 +337,7 @@ def run(configs, seeds):
         raise SystemExit(f"unknown configurations {unknown}; known: {list(CONFIGS)}")
     X_train, X_test, y_train, y_test = load_split()
     done, _ = _done()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    new_file = not RESULTS.exists()
-    with open(RESULTS, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS)
-        if new_file:
-            writer.writeheader()
+    with append_rows(RESULTS, FIELDS) as write:
         for name in configs:
             for seed in seeds:
                 if (name, seed) in done:
@@ -369,8 +360,7 @@ def run(configs, seeds):
                     n_steps=getattr(last, "n_steps_", ""),
                     kept_steps=_kept_steps(last),
                 )
-                writer.writerow(row)
-                fh.flush()
+                write(row)
                 print(row, flush=True)
 
 

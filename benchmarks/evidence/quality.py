@@ -31,14 +31,21 @@ of the study group):
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import across_sets, paired_verdict, preprocessor
+from _common import (
+    across_sets,
+    append_rows,
+    paired_verdict,
+    preprocessor,
+    read_rows,
+)
+from ensemble_size import BINARY_SETS
+from ensemble_size import HELD_OUT as SUITE_HELD_OUT
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -50,23 +57,9 @@ N_SPLITS = 5
 #: twice its standard error over the splits, and at least this much AP.
 MIN_EFFECT = 0.005
 
-SUITE = sorted(
-    [
-        "abalone_19",
-        "car_eval_4",
-        "caravan",
-        "lending_club",
-        "letter_img",
-        "optical_digits",
-        "page_blocks0",
-        "pen_digits",
-        "satimage",
-        "shuttle",
-        "shuttle_fraud",
-        "wine_quality",
-        "yeast_me2",
-    ]
-)
+#: The suite's binary sets and their held-out third are those of
+#: ``ensemble_size.py``.
+SUITE = BINARY_SETS
 STUDY = sorted(
     [
         "abalone9_18",
@@ -87,15 +80,14 @@ STUDY = sorted(
 
 
 def _held_out(names, seed):
+    """The last third (rounded up) of a seeded permutation of ``names``."""
     order = np.random.RandomState(seed).permutation(len(names))
     return sorted(names[i] for i in order[-(len(names) + 2) // 3 :])
 
 
-#: The suite rule is the one of ``ensemble_size.py`` (13 // 3 = 4 sets);
-#: the study sets hold out ceil(13 / 3) = 5, so 9 of 26 sets in all.
-HELD_OUT_SUITE = sorted(
-    SUITE[i] for i in np.random.RandomState(2026).permutation(len(SUITE))[-4:]
-)
+#: The suite rule of ``ensemble_size.py`` holds out 13 // 3 = 4 sets; the
+#: study sets hold out ceil(13 / 3) = 5 by the same kind of draw, 9 of 26 in all.
+HELD_OUT_SUITE = SUITE_HELD_OUT
 HELD_OUT_STUDY = _held_out(STUDY, 2027)
 HELD_OUT = sorted(HELD_OUT_SUITE + HELD_OUT_STUDY)
 SELECTION = sorted(set(SUITE + STUDY) - set(HELD_OUT))
@@ -179,19 +171,17 @@ def build(name, bunch, seed):
     """The pipeline of candidate ``name`` for data set ``bunch``."""
     from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
 
-    if name in MB:
-        params = {**MB_BASE, **MB[name]}
+    if name in MB or name in NET:
+        cls, params = (
+            (MetaBalanceClassifier, {**MB_BASE, **MB[name]})
+            if name in MB
+            else (BalancedNetClassifier, dict(NET[name]))
+        )
         pre = _pre(bunch, params.pop("pre", "standard"))
-        for key in ("inner_sampler", "outer_sampler"):
+        for key in ("sampler", "inner_sampler", "outer_sampler"):
             if params.get(key) in ("ros", "rus", "smote"):
                 params[key] = _sampler(params[key], seed)
-        return make_pipeline(pre, MetaBalanceClassifier(random_state=seed, **params))
-    if name in NET:
-        params = dict(NET[name])
-        pre = _pre(bunch, params.pop("pre", "standard"))
-        if "sampler" in params:
-            params["sampler"] = _sampler(params["sampler"], seed)
-        return make_pipeline(pre, BalancedNetClassifier(random_state=seed, **params))
+        return make_pipeline(pre, cls(random_state=seed, **params))
     pre = preprocessor(bunch)
     if name == "mlp_ros":
         from imblearn.pipeline import make_pipeline as imb_pipeline
@@ -202,12 +192,13 @@ def build(name, bunch, seed):
     from skmetabalance.benchmark import make_estimator
 
     model = make_estimator(name)
-    params = model.get_params()
-    seeds = {
-        k: seed for k in params if k == "random_state" or k.endswith("__random_state")
-    }
-    if "random_state" in params or seeds:
-        model.set_params(**seeds)
+    model.set_params(
+        **{
+            k: seed
+            for k in model.get_params()
+            if k == "random_state" or k.endswith("__random_state")
+        }
+    )
     if name in ("tabm", "realmlp"):
         model.set_params(device="cpu")
     return make_pipeline(pre, model)
@@ -224,6 +215,18 @@ def _n_iter(model):
     return ""
 
 
+def _split(y, split, part):
+    """Fit and score rows of split ``split``: ``test`` scores on the test rows,
+    ``validation`` on a quarter of the training rows (the test rows unused)."""
+    splitter = StratifiedShuffleSplit(N_SPLITS, test_size=0.3, random_state=0)
+    tr, te = list(splitter.split(np.zeros(len(y)), y))[split]
+    if part == "validation":
+        tr, te = train_test_split(
+            tr, test_size=0.25, stratify=y[tr], random_state=split
+        )
+    return tr, te
+
+
 def _fit_one(name, dataset, split, part, threads=None):
     """Fit candidate ``name`` on one split of one set; the result row."""
     from skmetabalance.datasets import load_dataset
@@ -234,12 +237,7 @@ def _fit_one(name, dataset, split, part, threads=None):
         torch.set_num_threads(threads)
     bunch = load_dataset(dataset)
     X, y = bunch.data, bunch.target
-    splitter = StratifiedShuffleSplit(N_SPLITS, test_size=0.3, random_state=0)
-    tr, te = list(splitter.split(X, y))[split]
-    if part == "validation":
-        tr, te = train_test_split(
-            tr, test_size=0.25, stratify=y[tr], random_state=split
-        )
+    tr, te = _split(y, split, part)
     model = build(name, bunch, split)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -272,37 +270,29 @@ EARLIER = {
 
 def adopt():
     """Copy the rows of earlier studies that this study would refit."""
-    done = {(r["dataset"], r["split"], r["candidate"], r["part"]) for r in _rows()}
+    done = {
+        (r["dataset"], r["split"], r["candidate"], r["part"])
+        for r in read_rows(RESULTS)
+    }
     new = []
     for file, (column, names) in EARLIER.items():
-        with open(RESULTS.parent / file) as fh:
-            for r in csv.DictReader(fh):
-                if r[column] not in names:
-                    continue
-                row = {k: r.get(k, "") for k in FIELDS}
-                row["candidate"] = names[r[column]]
-                row["part"] = r.get("part", "validation")
-                key = (row["dataset"], row["split"], row["candidate"], row["part"])
-                if key not in done:
-                    done.add(key)
-                    new.append(row)
-    new_file = not RESULTS.exists()
-    with open(RESULTS, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS)
-        if new_file:
-            writer.writeheader()
-        writer.writerows(new)
+        for r in read_rows(RESULTS.parent / file):
+            if r[column] not in names:
+                continue
+            row = {k: r.get(k, "") for k in FIELDS}
+            row["candidate"] = names[r[column]]
+            row["part"] = r.get("part", "validation")
+            key = (row["dataset"], row["split"], row["candidate"], row["part"])
+            if key not in done:
+                done.add(key)
+                new.append(row)
+    with append_rows(RESULTS, FIELDS) as write:
+        for row in new:
+            write(row)
     print(f"adopted {len(new)} rows")
 
 
-def _rows():
-    if not RESULTS.exists():
-        return []
-    with open(RESULTS) as fh:
-        return list(csv.DictReader(fh))
-
-
-def _rows_of(sets):
+def _by_size(sets):
     from skmetabalance.datasets import list_datasets
 
     size = dict(list_datasets().set_index("name")["rows"])
@@ -316,26 +306,24 @@ def run(candidates, part, sets, jobs):
     unknown = sorted(set(candidates) - set(CANDIDATES))
     if unknown:
         raise SystemExit(f"unknown candidates {unknown}; known: {list(CANDIDATES)}")
-    done = {(r["dataset"], int(r["split"]), r["candidate"], r["part"]) for r in _rows()}
+    done = {
+        (r["dataset"], int(r["split"]), r["candidate"], r["part"])
+        for r in read_rows(RESULTS)
+    }
     tasks = [
         (c, d, s, part)
-        for d in _rows_of(sets)
+        for d in _by_size(sets)
         for s in range(N_SPLITS)
         for c in candidates
         if (d, s, c, part) not in done
     ]
     print(f"{len(tasks)} fits to run", flush=True)
-    new_file = not RESULTS.exists()
-    with open(RESULTS, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS)
-        if new_file:
-            writer.writeheader()
+    with append_rows(RESULTS, FIELDS) as write:
         results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
             delayed(_fit_one)(*t, threads=1 if jobs > 1 else None) for t in tasks
         )
         for row in results:
-            writer.writerow(row)
-            fh.flush()
+            write(row)
             print(row, flush=True)
 
 
@@ -351,6 +339,30 @@ def _table(rows, part):
     return ap, sec
 
 
+def _sets_of(part):
+    """The sets a part is run on: selection sets for validation, else held out."""
+    return SELECTION if part == "validation" else HELD_OUT
+
+
+def _set_means(ap, sets, names, complete=False):
+    """Mean AP over splits, one row per set and one column per name; with
+    ``complete``, only the names fitted on every split of every set."""
+    import pandas as pd
+
+    if complete:
+        names = [
+            c for c in names if all(len(ap.get((d, c), {})) == N_SPLITS for d in sets)
+        ]
+    return pd.DataFrame(
+        {
+            c: {d: np.mean(list(ap[(d, c)].values())) for d in sets if (d, c) in ap}
+            for c in names
+        },
+        index=list(sets),
+        columns=list(names),
+    )
+
+
 def compare(ap, sets, a, b):
     """Per-set paired (mean, se, verdict) of ``b`` minus ``a``."""
     out = {}
@@ -363,8 +375,8 @@ def compare(ap, sets, a, b):
 
 
 def report(part="validation", reference="mb", sets=None):
-    rows = _rows()
-    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
+    rows = read_rows(RESULTS)
+    sets = sets or _sets_of(part)
     ap, sec = _table(rows, part)
     cands = [c for c in CANDIDATES if any((d, c) in ap for d in sets)]
     complete = [
@@ -372,20 +384,13 @@ def report(part="validation", reference="mb", sets=None):
     ]
     print(f"\n{part} AP on {len(sets)} sets ({', '.join(sets)})")
     print(f"{'candidate':14s} {'sets':>4s} {'mean AP':>8s} {'rank':>5s} {'fit s':>6s}")
-    means = {
-        c: {d: np.mean(list(ap[(d, c)].values())) for d in sets if (d, c) in ap}
-        for c in cands
-    }
-    if complete:
-        import pandas as pd
-
-        frame = pd.DataFrame({c: means[c] for c in complete})
-        ranks = frame.rank(axis=1, ascending=False).mean()
+    means = _set_means(ap, sets, cands)
+    ranks = means[complete].rank(axis=1, ascending=False).mean()
     for c in cands:
-        m = means[c]
-        rank = f"{ranks[c]:5.2f}" if complete and c in complete else "    –"
-        fit = np.median([np.median(sec[(d, c)]) for d in m])
-        print(f"{c:14s} {len(m):4d} {np.mean(list(m.values())):8.4f} {rank} {fit:6.1f}")
+        m = means[c].dropna()
+        rank = f"{ranks[c]:5.2f}" if c in complete else "    –"
+        fit = np.median([np.median(sec[(d, c)]) for d in m.index])
+        print(f"{c:14s} {len(m):4d} {m.mean():8.4f} {rank} {fit:6.1f}")
     if reference not in cands:
         return
     for c in cands:
@@ -401,17 +406,11 @@ def report(part="validation", reference="mb", sets=None):
 
 def table(candidates, part="validation", sets=None):
     """The reST table of per-set mean AP of ``candidates`` (for the docs)."""
-    import pandas as pd
     from _common import rst_table
 
-    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
-    ap, _ = _table(_rows(), part)
-    frame = pd.DataFrame(
-        {
-            c: {d: np.mean(list(ap[(d, c)].values())) for d in sets if (d, c) in ap}
-            for c in candidates
-        }
-    ).reindex(sets)
+    sets = sets or _sets_of(part)
+    ap, _ = _table(read_rows(RESULTS), part)
+    frame = _set_means(ap, sets, candidates)
     frame.loc["mean"] = frame.mean()
     frame.loc["mean rank"] = frame.iloc[:-1].rank(axis=1, ascending=False).mean()
     print(rst_table(frame, "data set"))
@@ -423,8 +422,8 @@ def pairs(candidates, reference="mb", part="validation", sets=None):
     from _common import rst_table
     from scipy.stats import wilcoxon
 
-    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
-    ap, _ = _table(_rows(), part)
+    sets = sets or _sets_of(part)
+    ap, _ = _table(read_rows(RESULTS), part)
     out = {}
     for c in candidates:
         rng = np.random.RandomState(0)  # as in across_sets
@@ -455,22 +454,12 @@ FIELD = (*NETWORKS, "hgb", "brf", "logreg", "tabm", "realmlp")
 
 def targets(candidate, part="test", sets=None):
     """How ``candidate`` stands against the quality targets on ``sets``."""
-    import pandas as pd
 
-    sets = sets or (SELECTION if part == "validation" else HELD_OUT)
-    ap, _ = _table(_rows(), part)
+    sets = sets or _sets_of(part)
+    ap, _ = _table(read_rows(RESULTS), part)
 
-    def means(names):
-        return pd.DataFrame(
-            {
-                c: {d: np.mean(list(ap[(d, c)].values())) for d in sets}
-                for c in names
-                if all(len(ap.get((d, c), {})) == N_SPLITS for d in sets)
-            }
-        )
-
-    nets = means([candidate, *NETWORKS])
-    field = means([candidate, *FIELD])
+    nets = _set_means(ap, sets, [candidate, *NETWORKS], complete=True)
+    field = _set_means(ap, sets, [candidate, *FIELD], complete=True)
     print(f"\n{candidate} on {len(sets)} {part} sets ({', '.join(sets)})")
     print("mean AP: " + ", ".join(f"{c} {v:.4f}" for c, v in nets.mean().items()))
     others = nets.drop(columns=candidate).max(axis=1)
@@ -500,8 +489,7 @@ def fit_time(sets):
     for name in sets:
         bunch = load_dataset(name)
         X, y = bunch.data, bunch.target
-        splitter = StratifiedShuffleSplit(N_SPLITS, test_size=0.3, random_state=0)
-        tr, _ = next(splitter.split(X, y))
+        tr, _ = _split(y, 0, "test")
         seconds = {}
         for label in ("default", "realmlp", "default"):
             if label == "default":
@@ -563,7 +551,7 @@ def main(argv=None):
     if args.command == "adopt":
         adopt()
         return
-    sets = args.sets or (SELECTION if args.part == "validation" else HELD_OUT)
+    sets = args.sets or _sets_of(args.part)
     if args.command == "run":
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         run(args.candidates, args.part, sets, args.jobs)
