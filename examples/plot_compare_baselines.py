@@ -40,7 +40,7 @@ print(f"{len(y)} rows, {int(y.sum())} bad loans")
 #
 # MetaBalance with its defaults (an ensemble of four networks); the same
 # network trained plainly with balanced class weights and on undersampled rows
-# (the honest baselines: same network and optimiser, one network each); and a
+# (the honest baselines: same network, optimiser and ensemble of four); and a
 # class-weighted logistic regression. Any scikit-learn
 # compatible classifier can join, including imbalanced-learn pipelines. The
 # networks get 15 epochs each so that the example runs in seconds; an epoch is

@@ -1147,7 +1147,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         weight_decay=5e-4,
         max_iter=100,
         geometry="auto",
-        n_estimators=1,
+        n_estimators=4,
         early_stopping="auto",
         validation_fraction=0.1,
         validation_split="shared",
@@ -1393,5 +1393,9 @@ _fill_docstring(
 _fill_docstring(
     BalancedNetClassifier,
     n_estimators=_default_of(BalancedNetClassifier, "n_estimators"),
-    n_estimators_note="The ensemble size was not studied for this estimator.",
+    n_estimators_note=(
+        "Four members won over one outside the split-to-split noise on the 17\n"
+        "        selection sets of the quality study (see the evidence page); pass 1\n"
+        "        for one network."
+    ),
 )

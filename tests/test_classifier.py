@@ -38,7 +38,7 @@ def meta(**kw):
 
 
 def plain(**kw):
-    return BalancedNetClassifier(**{**FAST, **kw})
+    return BalancedNetClassifier(**{**FAST, "n_estimators": 1, **kw})
 
 
 SAMPLERS = {

@@ -176,11 +176,11 @@ def test_one_member_is_a_plain_network(binary_data):
     assert isinstance(clf.best_epoch_, (int, type(None)))
 
 
-def test_metabalance_default_is_an_ensemble_of_four(binary_data):
+@pytest.mark.parametrize("Est", [MetaBalanceClassifier, BalancedNetClassifier])
+def test_default_is_an_ensemble_of_four(Est, binary_data):
     X, y = binary_data
-    assert MetaBalanceClassifier().n_estimators == 4
-    assert BalancedNetClassifier().n_estimators == 1
-    clf = MetaBalanceClassifier(
+    assert Est().n_estimators == 4
+    clf = Est(
         hidden_layer_sizes=(8,), max_iter=3, random_state=0, early_stopping=True
     ).fit(X, y)
     assert isinstance(clf.module_, Ensemble) and len(clf.module_) == 4

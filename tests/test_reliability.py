@@ -37,7 +37,7 @@ def meta(**kw):
 
 
 def plain(**kw):
-    return BalancedNetClassifier(**{**FAST, "batch_size": 32, **kw})
+    return BalancedNetClassifier(**{**FAST, "batch_size": 32, "n_estimators": 1, **kw})
 
 
 MAKERS = {"meta": meta, "plain": plain}
