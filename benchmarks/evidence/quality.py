@@ -273,7 +273,11 @@ def build(name, bunch, seed):
         }
     )
     if name in ("tabm", "realmlp"):
-        model.set_params(device="cpu")
+        import torch
+
+        # pytabkit's models otherwise take every physical core, whatever the
+        # number of jobs running side by side.
+        model.set_params(device="cpu", n_threads=torch.get_num_threads())
     return make_pipeline(pre, model)
 
 
