@@ -524,22 +524,15 @@ def pairs(candidates, reference="mb", part="validation", sets=None):
 
 #: The networks the default must beat: the single-strategy networks with
 #: ``BalancedNetClassifier``'s defaults (four members since stage 2) and
-#: scikit-learn's MLP behind a random over-sampler. ``NETWORKS_E1`` are the
-#: same networks with one member each, the defaults of stage 1.
+#: scikit-learn's MLP behind a random over-sampler. ``targets --networks
+#: net_plain net_weighted net_ros net_rus net_smote mlp_ros`` takes the
+#: networks with one member each, the defaults of stage 1.
 NETWORKS = (
     "net_plain_e4",
     "net_weighted_e4",
     "net_ros_e4",
     "net_rus_e4",
     "net_smote_e4",
-    "mlp_ros",
-)
-NETWORKS_E1 = (
-    "net_plain",
-    "net_weighted",
-    "net_ros",
-    "net_rus",
-    "net_smote",
     "mlp_ros",
 )
 #: The wider field the default's mean rank is taken in, besides the networks.
