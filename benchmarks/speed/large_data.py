@@ -14,7 +14,10 @@ average precision (AP):
 * ``metabalance_1`` (on request, ``--models``): ``MetaBalanceClassifier(
   n_estimators=1)``, one network, the default when the figures of the
   performance page were measured;
-* ``net_ros``: ``BalancedNetClassifier(sampler=RandomOverSampler())``;
+* ``net_ros``: ``BalancedNetClassifier(sampler=RandomOverSampler())`` (its
+  defaults: four members);
+* ``net_ros_1`` (on request): the same with ``n_estimators=1``, one network,
+  the default when the figures of the performance page were measured;
 * ``hgb``: ``HistGradientBoostingClassifier(class_weight="balanced")``;
 * ``metabalance_fixed`` (on request, ``--models``): ``MetaBalanceClassifier(
   geometry="fixed")``, the small-step geometry of 64 outer rows per step and
@@ -84,11 +87,13 @@ def make_estimator(name, seed, device):
         return MetaBalanceClassifier(
             outer_sampler=SMOTE(random_state=seed), random_state=seed, device=device
         )
-    if name == "net_ros":
+    if name in ("net_ros", "net_ros_1"):
+        one = {"n_estimators": 1} if name == "net_ros_1" else {}
         return BalancedNetClassifier(
             sampler=RandomOverSampler(random_state=seed),
             random_state=seed,
             device=device,
+            **one,
         )
     if name == "hgb":
         return HistGradientBoostingClassifier(
@@ -241,7 +246,13 @@ def main():
         "--models",
         nargs="+",
         default=list(MODELS),
-        choices=[*MODELS, "metabalance_1", "metabalance_fixed", "metabalance_smote"],
+        choices=[
+            *MODELS,
+            "metabalance_1",
+            "net_ros_1",
+            "metabalance_fixed",
+            "metabalance_smote",
+        ],
         help="models to fit (default: %(default)s); 'metabalance_fixed' is slow "
         "at 1M rows",
     )
