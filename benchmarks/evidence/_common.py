@@ -89,21 +89,29 @@ def preprocessor(bunch):
     )
 
 
-def across_sets(name_b, name_a, diffs, verdicts):
-    """One line on per-set mean differences of ``name_b`` minus ``name_a``.
-
-    The mean, its 95 % bootstrap interval over the sets, the count of per-set
-    wins, ties and losses (``verdicts``), and the Wilcoxon signed-rank p-value
-    (from five sets on).
-    """
+def paired_stats(diffs):
+    """Mean of per-set differences, its 95 % bootstrap interval over the sets
+    (2,000 resamples, seed 0) and the Wilcoxon signed-rank p-value (from five
+    sets on; NaN below that or when every difference is zero)."""
     from scipy.stats import wilcoxon
 
     p = wilcoxon(diffs).pvalue if len(diffs) >= 5 and any(diffs) else float("nan")
     rng = np.random.RandomState(0)
     boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
     lo, hi = np.percentile(boot, [2.5, 97.5])
+    return float(np.mean(diffs)), lo, hi, p
+
+
+def across_sets(name_b, name_a, diffs, verdicts):
+    """One line on per-set mean differences of ``name_b`` minus ``name_a``.
+
+    The mean, its 95 % bootstrap interval over the sets, the count of per-set
+    wins, ties and losses (``verdicts``), and the Wilcoxon signed-rank p-value
+    (see :func:`paired_stats`).
+    """
+    mean, lo, hi, p = paired_stats(diffs)
     return (
-        f"{name_b} vs {name_a}: mean AP difference {np.mean(diffs):+.4f} (95% "
+        f"{name_b} vs {name_a}: mean AP difference {mean:+.4f} (95% "
         f"bootstrap over sets [{lo:+.4f}, {hi:+.4f}]), win/tie/loss "
         f"{verdicts.count('win')}/{verdicts.count('tie')}/{verdicts.count('loss')} "
         f"over {len(diffs)} sets, Wilcoxon p={p:.3f}"

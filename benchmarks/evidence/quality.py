@@ -496,28 +496,25 @@ def table(candidates, part="validation", sets=None):
 def pairs(candidates, reference="mb", part="validation", sets=None):
     """The reST table of paired comparisons of ``candidates`` with ``reference``."""
     import pandas as pd
-    from _common import rst_table
-    from scipy.stats import wilcoxon
+    from _common import paired_stats, rst_table
 
     sets = sets or _sets_of(part)
     ap, _ = _table(read_rows(RESULTS), part)
     out = {}
     for c in candidates:
-        rng = np.random.RandomState(0)  # as in across_sets
         comp = compare(ap, sets, reference, c)
         if len(comp) < len(sets):
             continue
         diffs = np.array([v[0] for v in comp.values()])
         verdicts = [v[2] for v in comp.values()]
-        boot = [np.mean(rng.choice(diffs, len(diffs))) for _ in range(2000)]
-        lo, hi = np.percentile(boot, [2.5, 97.5])
+        mean, lo, hi, p = paired_stats(diffs)
         out[c] = {
-            "mean diff.": f"{diffs.mean():+.4f}",
+            "mean diff.": f"{mean:+.4f}",
             "95 % bootstrap": f"[{lo:+.4f}, {hi:+.4f}]",
             "win/tie/loss": "/".join(
                 str(verdicts.count(v)) for v in ("win", "tie", "loss")
             ),
-            "Wilcoxon p": f"{wilcoxon(diffs).pvalue:.3f}",
+            "Wilcoxon p": f"{p:.3f}",
         }
     print(rst_table(pd.DataFrame(out).T, "candidate"))
 
