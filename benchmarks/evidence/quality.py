@@ -31,6 +31,7 @@ of the study group):
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 import warnings
@@ -133,6 +134,9 @@ MB = {
     "mb_roc": {"scoring": "roc_auc"},
     "mb_ll": {"scoring": "neg_log_loss"},
     "mb_pat20": {"n_iter_no_change": 20},
+    # Stage 3: a cosine learning-rate decay over a fixed budget of epochs
+    # (early stopping only picks the best epoch), as RealMLP and TabM train.
+    "mb_cos50": {"schedule": "cosine", "max_iter": 50, "n_iter_no_change": 50},
     "mb_e4_dropout_ilr01_so": {
         "n_estimators": 4,
         "dropout": 0.1,
@@ -154,6 +158,11 @@ NET = {
     "net_rus_e4": {"sampler": "rus", "n_estimators": 4},
     "net_smote_e4": {"sampler": "smote", "n_estimators": 4},
     "net_plain_adamw": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-2},
+    # Stage 3: the initial scale of the embeddings' frequencies, searched on
+    # the cheaper engine (the module is the same for both estimators).
+    "net_ros_plr": {"sampler": "ros", "embedding": "periodic"},
+    "net_ros_plr01": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 0.1},
+    "net_ros_plr1": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 1.0},
 }
 BASELINES = ("mlp_ros", "hgb", "brf", "logreg", "tabm", "realmlp")
 CANDIDATES = (*MB, *NET, *BASELINES)
@@ -189,10 +198,14 @@ class _PeriodicMLP:
     """``module`` factory: periodic embeddings of every column, then an MLP.
 
     The embeddings (``rtdl_num_embeddings.PeriodicEmbeddings``, "lite", 8
-    dimensions from 16 frequencies per column) replace each input value by a
+    dimensions from 16 frequencies per column, the frequencies drawn from a
+    normal of standard deviation ``scale``) replace each input value by a
     learned vector; a ReLU MLP of the default widths (64, 64) reads their
     concatenation.
     """
+
+    def __init__(self, scale=0.01):
+        self.scale = scale
 
     def __call__(self, n_features, n_outputs):
         from rtdl_num_embeddings import PeriodicEmbeddings
@@ -200,7 +213,13 @@ class _PeriodicMLP:
 
         d = 8
         return nn.Sequential(
-            PeriodicEmbeddings(n_features, d, n_frequencies=16, lite=True),
+            PeriodicEmbeddings(
+                n_features,
+                d,
+                n_frequencies=16,
+                frequency_init_scale=self.scale,
+                lite=True,
+            ),
             nn.Flatten(),
             nn.Linear(n_features * d, 64),
             nn.ReLU(),
@@ -214,17 +233,43 @@ def _prototype(cls, params):
     """The estimator class and parameters of a candidate that needs what the
     estimators do not offer: ``optimizer='adamw'`` (AdamW over the same
     parameters, at the candidate's ``lr`` and ``weight_decay``, in place of
-    SGD) or ``embedding='periodic'`` (see :class:`_PeriodicMLP`).
+    SGD), ``schedule='cosine'`` (the learning rate decays from its value to
+    zero along half a cosine over ``max_iter`` epochs' steps) or
+    ``embedding='periodic'`` (see :class:`_PeriodicMLP`, at
+    ``embedding_scale``).
 
-    The estimators have no choice of optimiser, so the AdamW prototype
-    overrides the method that builds it: a measurement of whether the option
+    The estimators have no choice of optimiser or schedule, so these
+    prototypes override the method that builds the optimiser: a measurement of whether the option
     is worth adding, not a use of the estimators a user could copy."""
+    scale = params.pop("embedding_scale", 0.01)
     if params.pop("embedding", None) == "periodic":
-        params["module"] = _PeriodicMLP()
+        params["module"] = _PeriodicMLP(scale)
+    import torch
+
+    if params.pop("schedule", None) == "cosine":
+
+        class WithCosine(cls):
+            def _make_optimizer(self, stepper, state, lr):
+                optimizer = super()._make_optimizer(stepper, state, lr)
+                total = self.max_iter * stepper.steps_per_epoch
+                done = [0]
+                step = optimizer.step
+
+                def decayed_step(*args, **kwargs):
+                    out = step(*args, **kwargs)
+                    done[0] += 1
+                    t = min(done[0], total) / total
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * t))
+                    return out
+
+                optimizer.step = decayed_step
+                return optimizer
+
+        WithCosine.__name__ = cls.__name__
+        return WithCosine, params
     if params.pop("optimizer", "sgd") != "adamw":
         return cls, params
-
-    import torch
 
     class WithAdamW(cls):
         def _make_optimizer(self, stepper, state, lr):
