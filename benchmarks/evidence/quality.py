@@ -137,6 +137,9 @@ MB = {
     # Stage 3: a cosine learning-rate decay over a fixed budget of epochs
     # (early stopping only picks the best epoch), as RealMLP and TabM train.
     "mb_cos50": {"schedule": "cosine", "max_iter": 50, "n_iter_no_change": 50},
+    # A floor on the minority rows that early stopping scores: the validation
+    # share grows (up to 30 %) until it holds at least 10 of them.
+    "mb_floor10": {"min_validation_minority": 10},
     "mb_e4_dropout_ilr01_so": {
         "n_estimators": 4,
         "dropout": 0.1,
@@ -295,6 +298,7 @@ def build(name, bunch, seed):
             else (BalancedNetClassifier, {**NET_BASE, **NET[name]})
         )
         pre = _pre(bunch, params.pop("pre", "standard"))
+        params.pop("min_validation_minority", None)  # set by ``_fit_one``
         cls, params = _prototype(cls, params)
         for key in ("sampler", "inner_sampler", "outer_sampler"):
             if params.get(key) in ("ros", "rus", "smote"):
@@ -361,6 +365,13 @@ def _fit_one(name, dataset, split, part, threads=None):
     X, y = bunch.data, bunch.target
     tr, te = _split(y, split, part)
     model = build(name, bunch, split)
+    floor = {**MB, **NET}.get(name, {}).get("min_validation_minority")
+    if floor:
+        # The smallest share of the fitting rows whose stratified split holds
+        # ``floor`` minority rows, between the default 10 % and 30 %.
+        n_min = np.bincount(y[tr]).min()
+        share = min(max(floor / n_min, 0.1), 0.3)
+        model[-1].set_params(validation_fraction=share)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
