@@ -278,6 +278,8 @@ COMMON_BAD_PARAMS = [
     ("validation_fraction", 0.0),
     ("validation_fraction", 1.0),
     ("validation_fraction", math.nan),
+    ("validation_min_class_rows", 0),
+    ("validation_min_class_rows", 2.5),
     ("n_iter_no_change", 0),
     ("early_stopping", "yes"),
     ("early_stopping", 1),

@@ -446,8 +446,8 @@ def test_module_without_trainable_parameters_is_refused(binary_data):
         meta(module=frozen).fit(X, y)
 
 
-def _nine_minority_rows(X, y):
-    few = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:9]]
+def _minority_rows(X, y, n):
+    few = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:n]]
     return X[few], y[few]
 
 
@@ -463,15 +463,63 @@ def test_early_stopping_auto_is_on_when_every_class_has_ten_rows(binary_data):
     assert on.best_epoch_ is not None
 
 
-def test_early_stopping_auto_is_off_with_nine_minority_rows(binary_data):
-    X, y = _nine_minority_rows(*binary_data)
-    off = meta(early_stopping="auto", max_iter=2).fit(X, y)
-    assert all(h["valid_score"] is None for h in off.history_)
-    assert off.best_epoch_ is None
+@pytest.mark.parametrize(
+    "n_minority, floor, on",
+    [
+        # without the floor, 10 % of the rows must hold a minority row
+        (9, None, False),
+        (10, None, True),
+        # with it, up to 30 % of the rows are held out
+        (3, 10, False),
+        (4, 10, True),
+        (9, 10, True),
+    ],
+)
+def test_early_stopping_auto_is_on_when_the_split_holds_every_class(
+    binary_data, n_minority, floor, on
+):
+    X, y = _minority_rows(*binary_data, n_minority)
+    clf = meta(
+        early_stopping="auto", validation_min_class_rows=floor, max_iter=2
+    ).fit(X, y)
+    assert (clf.best_epoch_ is not None) == on
+    assert all((h["valid_score"] is not None) == on for h in clf.history_)
+
+
+@pytest.mark.parametrize("make", [meta, plain])
+@pytest.mark.parametrize(
+    "n_minority, params, share",
+    [
+        # 10 % would hold 4.5 minority rows: the share grows to hold 10
+        (45, {"validation_min_class_rows": 10}, 10 / 45),
+        (45, {"validation_min_class_rows": 5}, 5 / 45),
+        # 10 % of 120 minority rows is already 12
+        (120, {"validation_min_class_rows": 10}, 0.1),
+        # the floor needs half the rows: capped at 30 %
+        (20, {"validation_min_class_rows": 10}, 0.3),
+        # a larger validation_fraction is kept
+        (45, {"validation_min_class_rows": 10, "validation_fraction": 0.4}, 0.4),
+        # no floor (the default): validation_fraction as given
+        (45, {}, 0.1),
+    ],
+)
+def test_validation_split_holds_a_floor_of_rarest_class_rows(
+    make, n_minority, params, share
+):
+    n = 600
+    rng = np.random.RandomState(0)
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, n_minority, replace=False)] = 1
+    X = rng.normal(size=(n, 5)) + y[:, None]
+    clf = make(early_stopping=True, max_iter=1, **params).fit(X, y)
+    val = clf.validation_indices_
+    assert len(val) == int(np.ceil(share * n))
+    # stratified: the rarest class keeps its share of the split
+    assert np.bincount(y[val])[1] == pytest.approx(share * n_minority, abs=1)
 
 
 def test_early_stopping_true_holds_out_a_split_anyway(binary_data):
-    X, y = _nine_minority_rows(*binary_data)
+    X, y = _minority_rows(*binary_data, 9)
     forced = meta(early_stopping=True, max_iter=2).fit(X, y)
     assert forced.history_[0]["valid_score"] is not None
 
