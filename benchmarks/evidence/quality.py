@@ -139,7 +139,8 @@ MB = {
     "mb_cos50": {"schedule": "cosine", "max_iter": 50, "n_iter_no_change": 50},
     # A floor on the minority rows that early stopping scores: the validation
     # share grows (up to 30 %) until it holds at least 10 of them.
-    "mb_floor10": {"min_validation_minority": 10},
+    "mb_floor10": {"validation_min_class_rows": 10},
+    "mb_e4_floor10": {"n_estimators": 4, "validation_min_class_rows": 10},
     "mb_e4_dropout_ilr01_so": {
         "n_estimators": 4,
         "dropout": 0.1,
@@ -166,6 +167,7 @@ NET = {
     "net_ros_plr": {"sampler": "ros", "embedding": "periodic"},
     "net_ros_plr01": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 0.1},
     "net_ros_plr1": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 1.0},
+    "net_plain_e4_floor10": {"n_estimators": 4, "validation_min_class_rows": 10},
 }
 BASELINES = ("mlp_ros", "hgb", "brf", "logreg", "tabm", "realmlp")
 CANDIDATES = (*MB, *NET, *BASELINES)
@@ -298,7 +300,6 @@ def build(name, bunch, seed):
             else (BalancedNetClassifier, {**NET_BASE, **NET[name]})
         )
         pre = _pre(bunch, params.pop("pre", "standard"))
-        params.pop("min_validation_minority", None)  # set by ``_fit_one``
         cls, params = _prototype(cls, params)
         for key in ("sampler", "inner_sampler", "outer_sampler"):
             if params.get(key) in ("ros", "rus", "smote"):
@@ -365,13 +366,6 @@ def _fit_one(name, dataset, split, part, threads=None):
     X, y = bunch.data, bunch.target
     tr, te = _split(y, split, part)
     model = build(name, bunch, split)
-    floor = {**MB, **NET}.get(name, {}).get("min_validation_minority")
-    if floor:
-        # The smallest share of the fitting rows whose stratified split holds
-        # ``floor`` minority rows, between the default 10 % and 30 %.
-        n_min = np.bincount(y[tr]).min()
-        share = min(max(floor / n_min, 0.1), 0.3)
-        model[-1].set_params(validation_fraction=share)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
