@@ -479,9 +479,9 @@ def test_early_stopping_auto_is_on_when_the_split_holds_every_class(
     binary_data, n_minority, floor, on
 ):
     X, y = _minority_rows(*binary_data, n_minority)
-    clf = meta(
-        early_stopping="auto", validation_min_class_rows=floor, max_iter=2
-    ).fit(X, y)
+    clf = meta(early_stopping="auto", validation_min_class_rows=floor, max_iter=2).fit(
+        X, y
+    )
     assert (clf.best_epoch_ is not None) == on
     assert all((h["valid_score"] is not None) == on for h in clf.history_)
 

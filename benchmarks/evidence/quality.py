@@ -165,7 +165,11 @@ NET = {
     # Stage 3: the initial scale of the embeddings' frequencies, searched on
     # the cheaper engine (the module is the same for both estimators).
     "net_ros_plr": {"sampler": "ros", "embedding": "periodic"},
-    "net_ros_plr01": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 0.1},
+    "net_ros_plr01": {
+        "sampler": "ros",
+        "embedding": "periodic",
+        "embedding_scale": 0.1,
+    },
     "net_ros_plr1": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 1.0},
     "net_plain_e4_floor10": {"n_estimators": 4, "validation_min_class_rows": 10},
 }
