@@ -476,17 +476,20 @@ def _sets_of(part):
 
 
 def _set_means(ap, sets, names, complete=False):
-    """Mean AP over splits, one row per set and one column per name; with
-    ``complete``, only the names fitted on every split of every set."""
+    """Mean AP over splits, one row per set and one column per name (NaN for
+    a set with fewer than ``N_SPLITS`` fits of a name, as a run stopped part
+    way leaves); with ``complete``, only the names fitted on every split of
+    every set."""
     import pandas as pd
 
+    def done(d, c):
+        return len(ap.get((d, c), {})) == N_SPLITS
+
     if complete:
-        names = [
-            c for c in names if all(len(ap.get((d, c), {})) == N_SPLITS for d in sets)
-        ]
+        names = [c for c in names if all(done(d, c) for d in sets)]
     return pd.DataFrame(
         {
-            c: {d: np.mean(list(ap[(d, c)].values())) for d in sets if (d, c) in ap}
+            c: {d: np.mean(list(ap[(d, c)].values())) for d in sets if done(d, c)}
             for c in names
         },
         index=list(sets),
