@@ -518,6 +518,25 @@ def test_validation_split_holds_a_floor_of_rarest_class_rows(
     assert np.bincount(y[val])[1] == pytest.approx(share * n_minority, abs=1)
 
 
+def test_per_member_folds_hold_the_floor_of_rarest_class_rows():
+    rng = np.random.RandomState(0)
+    y = np.zeros(600, dtype=int)
+    y[rng.choice(600, 45, replace=False)] = 1
+    X = rng.normal(size=(600, 5)) + y[:, None]
+    clf = plain(
+        n_estimators=3,
+        validation_split="per_member",
+        validation_min_class_rows=10,
+        early_stopping=True,
+        max_iter=1,
+    ).fit(X, y)
+    # 10 % of 45 minority rows is 4.5; folds of about 10 / 45 of the rows
+    # (four folds) hold 11 or 12 each, and stay disjoint
+    folds = clf.validation_indices_
+    assert all(np.bincount(y[f])[1] >= 10 for f in folds)
+    assert len(np.unique(np.concatenate(folds))) == sum(len(f) for f in folds)
+
+
 def test_early_stopping_true_holds_out_a_split_anyway(binary_data):
     X, y = _minority_rows(*binary_data, 9)
     forced = meta(early_stopping=True, max_iter=2).fit(X, y)
