@@ -248,8 +248,9 @@ def _prototype(cls, params):
     ``embedding_scale``).
 
     The estimators have no choice of optimiser or schedule, so these
-    prototypes override the method that builds the optimiser: a measurement of whether the option
-    is worth adding, not a use of the estimators a user could copy."""
+    prototypes override the method that builds the optimiser: a measurement
+    of whether the option is worth adding, not a use of the estimators a user
+    could copy."""
     scale = params.pop("embedding_scale", 0.01)
     if params.pop("embedding", None) == "periodic":
         params["module"] = _PeriodicMLP(scale)
