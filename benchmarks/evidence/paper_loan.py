@@ -170,6 +170,38 @@ def paper_net(sampler="none", **changes):
     return net(sampler, **{**PAPER_NET, **changes})
 
 
+#: The careful user's BalancedNet strategies: name -> (sampler, parameters, label).
+CAREFUL_NETS = {
+    "plain": ("none", {}, "plain"),
+    "weighted": ("none", {"class_weight": "balanced"}, "class_weight='balanced'"),
+    "ros": ("ros", {}, "ROS"),
+    "rus": ("rus", {}, "RUS"),
+    "smote": ("smote", {}, "SMOTE"),
+}
+
+
+def _careful(members):
+    """The careful user's networks with early stopping and ``members`` members."""
+    one = members == ONE_NETWORK
+    tag, what = ("", "") if one else (f"_e{members}", f", {members} members")
+    configs = {
+        f"mb_default{tag}": (
+            "careful",
+            mb(early_stopping=True, n_estimators=members),
+            f"MetaBalanceClassifier(n_estimators={members})"
+            if one
+            else f"MetaBalanceClassifier(){what}",
+        )
+    }
+    for name, (sampler, params, label) in CAREFUL_NETS.items():
+        configs[f"net_{name}{tag}"] = (
+            "careful",
+            net(sampler, early_stopping=True, n_estimators=members, **params),
+            f"BalancedNet, {label}{what}",
+        )
+    return configs
+
+
 #: name -> (group, factory of a fresh model from a seed, description).
 CONFIGS = {
     # -- the paper's protocol: 12-25-1, lr 0.02, 100 epochs, no early stopping
@@ -183,52 +215,11 @@ CONFIGS = {
     ),
     "net_ros_p": ("paper", paper_net("ros"), "RandomOverSampler, batch 24"),
     "net_rus_p": ("paper", paper_net("rus"), "RandomUnderSampler, batch 24"),
-    # -- a careful user: package defaults with early stopping, classic models
-    "mb_default": (
-        "careful",
-        mb(early_stopping=True),
-        "MetaBalanceClassifier(n_estimators=1)",
-    ),
-    "net_plain": ("careful", net(early_stopping=True), "BalancedNet, plain"),
-    "net_weighted": (
-        "careful",
-        net(class_weight="balanced", early_stopping=True),
-        "BalancedNet, class_weight='balanced'",
-    ),
-    "net_ros": ("careful", net("ros", early_stopping=True), "BalancedNet, ROS"),
-    "net_rus": ("careful", net("rus", early_stopping=True), "BalancedNet, RUS"),
-    "net_smote": ("careful", net("smote", early_stopping=True), "BalancedNet, SMOTE"),
-    # -- the same with today's defaults: four members averaged
-    "mb_default_e4": (
-        "careful",
-        mb(early_stopping=True, n_estimators=4),
-        "MetaBalanceClassifier(), four members",
-    ),
-    "net_plain_e4": (
-        "careful",
-        net(early_stopping=True, n_estimators=4),
-        "BalancedNet, plain, four members",
-    ),
-    "net_weighted_e4": (
-        "careful",
-        net(class_weight="balanced", early_stopping=True, n_estimators=4),
-        "BalancedNet, class_weight='balanced', four",
-    ),
-    "net_ros_e4": (
-        "careful",
-        net("ros", early_stopping=True, n_estimators=4),
-        "BalancedNet, ROS, four members",
-    ),
-    "net_rus_e4": (
-        "careful",
-        net("rus", early_stopping=True, n_estimators=4),
-        "BalancedNet, RUS, four members",
-    ),
-    "net_smote_e4": (
-        "careful",
-        net("smote", early_stopping=True, n_estimators=4),
-        "BalancedNet, SMOTE, four members",
-    ),
+    # -- a careful user: package defaults with early stopping, one network (the
+    # default when these rows were measured) and four (today's default), and
+    # the classic models
+    **_careful(ONE_NETWORK),
+    **_careful(4),
     "hgb": (
         "careful",
         lambda seed: HistGradientBoostingClassifier(
