@@ -32,6 +32,7 @@ from ._samplers import SAMPLER_ALIASES, make_sampler, resample
 from ._seeding import SeedPlan
 from ._threads import TorchRNG
 from ._training import EarlyStopping, MetaStepper, PlainStepper, train
+from .losses import LOSS_ALIASES, BaseLoss, fit_loop_loss, make_loss, trained_prior
 
 __all__ = ["MetaBalanceClassifier", "BalancedNetClassifier"]
 
@@ -190,6 +191,10 @@ class _FitRun:
     fit_index: int
     validation_indices: np.ndarray | None
     samplers: dict
+    losses: dict
+    class_counts: dict
+    class_prior: np.ndarray
+    trained_prior: np.ndarray
     geometry: dict
     optimizer: torch.optim.Optimizer
     stepper: object
@@ -230,6 +235,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "prior_correction": ["boolean"],
     }
 
     # ------------------------------------------------------------------ fit
@@ -486,13 +492,8 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 )
         return optimizer
 
-    def _setup(self, X, y, sample_weight):
-        """Everything a fit needs before its first epoch.
-
-        Nothing is assigned to the estimator here: a fit interrupted while
-        resampling or building tensors leaves a fitted estimator as it was.
-        """
-        self._check_hidden_layer_sizes()
+    def _continuation(self):
+        """Whether this fit continues the last one (``warm_start``), checked."""
         continuing = self.warm_start and self.__sklearn_is_fitted__()
         if continuing and len(_members_of(self.module_)) != self.n_estimators:
             raise ValueError(
@@ -500,27 +501,27 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 f"{len(_members_of(self.module_))} ensemble members; got "
                 f"n_estimators={self.n_estimators}. Set warm_start=False to refit."
             )
-        X, y, sample_weight = self._validate_fit_input(
-            X, y, sample_weight, reset=not continuing
-        )
-        classes, y = self._encode_labels(y, continuing)
-        n_outputs = 1 if classes.size == 2 else classes.size
-        # A continued fit keeps the plan (so the validation split) of the first
-        # one, and draws new batch orders, dropout masks and sampler seeds.
-        if continuing and hasattr(self, "_seed_entropy"):
-            plan, fit_index = SeedPlan(entropy=self._seed_entropy), self._n_fits
-        elif continuing:
-            # A model pickled by version 0.1 carries no seed plan: start one.
-            plan, fit_index = SeedPlan(self.random_state), len(self.history_)
-        else:
-            plan, fit_index = SeedPlan(self.random_state), 0
-        device = resolve_device(self.device)
+        return continuing
 
-        val_idx = self._validation_indices(y, classes.size, plan)
-        validate = None
-        if val_idx is not None:
-            validate = self._make_validate(X, y, val_idx, n_outputs, device)
-        # The training rows of each member: all rows but its validation rows.
+    def _seed_plan(self, continuing):
+        """The fit's seed plan and the index of this fit among continued ones.
+
+        A continued fit keeps the plan (so the validation split) of the first
+        one, and draws new batch orders, dropout masks and sampler seeds.
+        """
+        if continuing and hasattr(self, "_seed_entropy"):
+            return SeedPlan(entropy=self._seed_entropy), self._n_fits
+        if continuing:
+            # A model pickled by version 0.1 carries no seed plan: start one.
+            return SeedPlan(self.random_state), len(self.history_)
+        return SeedPlan(self.random_state), 0
+
+    def _resample_members(self, X, y, sample_weight, classes, val_idx, plan, fit_index):
+        """Each member's resampled sets (all rows but its validation rows).
+
+        Returns the list of per-member ``{set name: Resampled}`` and the fitted
+        samplers (one per member where members resample their own rows).
+        """
         held = (
             [None]
             if val_idx is None
@@ -548,23 +549,66 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     lambda *k, key=key: plan.seed("sampler", fit_index, *key, *k),
                 )
             )
-        n_features = X.shape[1]
         samplers = per_member[0][1]
         if len(per_member) > 1:
             samplers = {k: [s[k] for _, s in per_member] for k in samplers}
-        sets = [member_sets for member_sets, _ in per_member]
-        del per_member
+        return [member_sets for member_sets, _ in per_member], samplers
 
-        if continuing:
-            members = [m.to(device) for m in _members_of(self.module_)]
-        else:
-            members = self._build_members(
-                n_features, n_outputs, device, lambda m: plan.seed("init", m)
+    @staticmethod
+    def _class_counts(sets, n_classes):
+        """Weighted class counts of every set, one row per member: ``(M, C)``."""
+        return {
+            name: np.stack(
+                [
+                    np.bincount(
+                        member_sets[name].y,
+                        weights=member_sets[name].w,
+                        minlength=n_classes,
+                    )
+                    for member_sets in sets
+                ]
             )
-        # Every set indexes one float32 store: the input rows (shared with X
-        # when it is float32 already), then the rows samplers synthesised. With
-        # one fold per member, the members' sets are stored one after another
-        # and each member's batches are drawn from its own rows.
+            for name in sets[0]
+        }
+
+    def _check_losses(self, classes):
+        """Validate every loss parameter; the fresh loss objects, by set name."""
+        binary = classes.size == 2
+        losses = {}
+        for name, param in self._LOSS_PARAMS.items():
+            loss = make_loss(getattr(self, param))
+            try:
+                loss._check_params(classes, binary)
+            except ValueError as exc:
+                raise ValueError(f"Invalid '{param}' ({loss!r}): {exc}") from None
+            losses[name] = loss
+        return losses
+
+    def _loop_losses(self, losses, counts, classes, device):
+        """Each loop's loss fitted to the class counts of the set it sees."""
+        return {
+            name: fit_loop_loss(
+                loss,
+                counts[name],
+                classes,
+                classes.size == 2,
+                self.max_iter,
+                device,
+                self._LOSS_PARAMS[name],
+            )
+            for name, loss in losses.items()
+        }
+
+    @staticmethod
+    def _training_sets(X, sets, n_outputs, device):
+        """Every set as indices into one float32 feature store; and set sizes.
+
+        The store holds the input rows (shared with X when it is float32
+        already), then the rows samplers synthesised. With one fold per member,
+        the members' sets are stored one after another and each member's
+        batches are drawn from its own rows. ``sets`` is emptied as it goes.
+        """
+        n_rows = X.shape[0]
         names = list(sets[0])
         extra, index, end = [], {}, n_rows
         for name in names:
@@ -590,11 +634,16 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 binary=n_outputs == 1,
             )
             del parts
+        return tensors, sizes
+
+    @staticmethod
+    def _index_streams(sizes, n_members, plan, fit_index, device):
+        """``streams(name)``: each member's batch-index stream over set ``name``."""
 
         def streams(name):
-            counts = sizes[name] * (len(members) if len(sizes[name]) == 1 else 1)
+            counts = sizes[name] * (n_members if len(sizes[name]) == 1 else 1)
             starts = np.concatenate([[0], np.cumsum(sizes[name])[:-1]])
-            starts = np.resize(starts, len(members))
+            starts = np.resize(starts, n_members)
             return [
                 IndexStream(
                     counts[m],
@@ -602,8 +651,60 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     device,
                     offset=int(starts[m]),
                 )
-                for m in range(len(members))
+                for m in range(n_members)
             ]
+
+        return streams
+
+    def _priors(self, y, sample_weight, n_classes, counts, loop_losses):
+        """The class prior of the fit's rows and the one the network trains toward."""
+        data = np.bincount(y, weights=sample_weight, minlength=n_classes)
+        trained = None
+        for name, loop in loop_losses.items():
+            q = trained_prior(loop, counts[name]).mean(axis=0)
+            q = q * self._loop_share(name)
+            trained = q if trained is None else trained + q
+        return data / data.sum(), trained / trained.sum()
+
+    def _setup(self, X, y, sample_weight):
+        """Everything a fit needs before its first epoch.
+
+        Nothing is assigned to the estimator here: a fit interrupted while
+        resampling or building tensors leaves a fitted estimator as it was.
+        """
+        self._check_hidden_layer_sizes()
+        continuing = self._continuation()
+        X, y, sample_weight = self._validate_fit_input(
+            X, y, sample_weight, reset=not continuing
+        )
+        classes, y = self._encode_labels(y, continuing)
+        n_outputs = 1 if classes.size == 2 else classes.size
+        losses = self._check_losses(classes)
+        plan, fit_index = self._seed_plan(continuing)
+        device = resolve_device(self.device)
+
+        val_idx = self._validation_indices(y, classes.size, plan)
+        validate = None
+        if val_idx is not None:
+            validate = self._make_validate(X, y, val_idx, n_outputs, device)
+        sets, samplers = self._resample_members(
+            X, y, sample_weight, classes, val_idx, plan, fit_index
+        )
+        counts = self._class_counts(sets, classes.size)
+        loop_losses = self._loop_losses(losses, counts, classes, device)
+        class_prior, trained = self._priors(
+            y, sample_weight, classes.size, counts, loop_losses
+        )
+        n_features = X.shape[1]
+        if continuing:
+            members = [m.to(device) for m in _members_of(self.module_)]
+        else:
+            members = self._build_members(
+                n_features, n_outputs, device, lambda m: plan.seed("init", m)
+            )
+        tensors, sizes = self._training_sets(X, sets, n_outputs, device)
+        del X, sets
+        streams = self._index_streams(sizes, len(members), plan, fit_index, device)
 
         geometry = self._geometry(max(sizes[self._EPOCH_SET]))
         stepper = self._make_stepper(
@@ -612,6 +713,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             tensors,
             streams,
             geometry,
+            loop_losses,
         )
         geometry["steps_per_epoch"] = stepper.steps_per_epoch
         optimizer = self._make_optimizer(
@@ -625,6 +727,12 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             fit_index=fit_index,
             validation_indices=val_idx,
             samplers=samplers,
+            losses={self._LOSS_PARAMS[k] + "_": v for k, v in losses.items()},
+            class_counts={
+                k: v[0] if v.shape[0] == 1 else list(v) for k, v in counts.items()
+            },
+            class_prior=class_prior,
+            trained_prior=trained,
             geometry=geometry,
             optimizer=optimizer,
             stepper=stepper,
@@ -654,6 +762,11 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         scores = [None if b is None else b["score"] for b in best]
         for name, sampler in run.samplers.items():
             setattr(self, name, sampler)
+        for name, loss in run.losses.items():
+            setattr(self, name, loss)
+        self.class_counts_ = run.class_counts
+        self.class_prior_ = run.class_prior
+        self.trained_prior_ = run.trained_prior
         self.classes_ = run.classes
         self.n_outputs_ = run.n_outputs
         self.device_ = run.device
@@ -715,9 +828,27 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         logits = [
             forward_logits(m, X, self.n_outputs_) for m in _members_of(self.module_)
         ]
-        if len(logits) == 1:
-            return logits[0]
-        return average_logits([_finite_logits(z) for z in logits])
+        logits = (
+            logits[0]
+            if len(logits) == 1
+            else average_logits([_finite_logits(z) for z in logits])
+        )
+        if self.prior_correction:
+            logits = logits + self._prior_shift()
+        return logits
+
+    def _prior_shift(self):
+        """What ``prior_correction`` adds to the logits (float64, per output)."""
+        if not hasattr(self, "trained_prior_"):
+            raise ValueError(
+                "prior_correction=True needs the class priors of the fit "
+                "(class_prior_, trained_prior_), which this estimator, fitted by "
+                "an earlier version, lacks. Refit it, or set prior_correction=False."
+            )
+        shift = np.log(self.class_prior_) - np.log(self.trained_prior_)
+        if self.n_outputs_ == 1:
+            shift = shift[1:] - shift[:1]
+        return torch.as_tensor(shift, dtype=torch.float64)
 
     def decision_function(self, X):
         """Raw network outputs (logits) for the rows of ``X``.
@@ -910,6 +1041,16 @@ class MetaBalanceClassifier(_BaseNetClassifier):
     outer_sampler : sampler, str or None, default='auto'
         Resamples the training rows into the outer set; same forms as
         ``inner_sampler``. 'auto' is RandomOverSampler (class-balanced).
+    inner_loss : str or loss object, default='ce'
+        Loss-side balancing of the inner loop: an alias ('ce', 'focal',
+        'logit_adjusted', 'balanced_softmax', 'ldam', 'ldam_drw', 'vs', 'cb')
+        or an object of :mod:`skmetabalance.losses`. Cloned at fit into
+        ``inner_loss_``. Class counts and priors come from the inner set
+        (after ``inner_sampler``), so that a logit adjustment of a natural
+        inner set acts while one of a balanced set does nothing.
+    outer_loss : str or loss object, default='ce'
+        Loss-side balancing of the outer loop, likewise, with counts from the
+        outer set; cloned into ``outer_loss_``.
     inner_lr : float, default=0.01
         Step size of the inner gradient steps (``0`` disables the look-ahead).
     inner_steps : int, default=1
@@ -944,6 +1085,10 @@ class MetaBalanceClassifier(_BaseNetClassifier):
     outer_sampler_ : sampler, list or None
         The fitted clone of ``outer_sampler`` (None when it is None); with
         ``validation_split='per_member'`` and several members, one per member.
+    inner_loss_ : loss object
+        The clone of ``inner_loss`` used (an alias built into its object).
+    outer_loss_ : loss object
+        The clone of ``outer_loss`` used.
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss`` (mean outer loss),
         ``inner_loss`` (mean inner loss), ``valid_score`` (None without early
@@ -982,6 +1127,8 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         "first_order": ["boolean"],
         "tasks_per_step": [Interval(Integral, 1, None, closed="left")],
         "outer_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "inner_loss": [StrOptions(set(LOSS_ALIASES)), BaseLoss],
+        "outer_loss": [StrOptions(set(LOSS_ALIASES)), BaseLoss],
     }
 
     def __init__(
@@ -992,6 +1139,8 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         dropout=0.0,
         inner_sampler=None,
         outer_sampler="auto",
+        inner_loss="ce",
+        outer_loss="ce",
         inner_lr=0.01,
         inner_steps=1,
         inner_loss_weight=0.2,
@@ -1016,12 +1165,15 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        prior_correction=False,
     ):
         self.module = module
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.inner_sampler = inner_sampler
         self.outer_sampler = outer_sampler
+        self.inner_loss = inner_loss
+        self.outer_loss = outer_loss
         self.inner_lr = inner_lr
         self.inner_steps = inner_steps
         self.inner_loss_weight = inner_loss_weight
@@ -1046,6 +1198,7 @@ class MetaBalanceClassifier(_BaseNetClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.prior_correction = prior_correction
 
     def _resample(self, X, rows, y, w, classes, seed_for):
         samplers = {
@@ -1064,11 +1217,15 @@ class MetaBalanceClassifier(_BaseNetClassifier):
 
     _EPOCH_SET = "outer"
     _BATCH_PARAMS = ("batch_size", "outer_batch_size")
+    _LOSS_PARAMS = {"inner": "inner_loss", "outer": "outer_loss"}
 
     def _rows_per_step(self, sizes):
         return self.tasks_per_step * sizes["outer_batch_size"]
 
-    def _make_stepper(self, members, engine, tensors, streams, geometry):
+    def _loop_share(self, name):
+        return self.inner_loss_weight if name == "inner" else 1.0
+
+    def _make_stepper(self, members, engine, tensors, streams, geometry, losses):
         inner, outer = tensors["inner"], tensors["outer"]
         return MetaStepper(
             members,
@@ -1085,6 +1242,8 @@ class MetaBalanceClassifier(_BaseNetClassifier):
             inner_loss_weight=self.inner_loss_weight,
             first_order=self.first_order,
             epoch_steps=geometry["steps_per_epoch"],
+            inner_loss=losses["inner"],
+            outer_loss=losses["outer"],
         )
 
 
@@ -1109,6 +1268,14 @@ class BalancedNetClassifier(_BaseNetClassifier):
         Per-class loss weights multiplied into the row weights: a dict maps
         class labels to non-negative weights (classes left out weigh 1).
         'balanced' is computed on the rows trained on (after resampling).
+        The same weights as ``loss=CrossEntropy(class_weight=...)``; setting
+        both is an error.
+    loss : str or loss object, default='ce'
+        Loss-side balancing: an alias ('ce', 'focal', 'logit_adjusted',
+        'balanced_softmax', 'ldam', 'ldam_drw', 'vs', 'cb') or an object of
+        :mod:`skmetabalance.losses`. Cloned at fit into ``loss_``. Class
+        counts and priors come from the rows trained on (after ``sampler``,
+        weighted by ``class_weight`` and ``sample_weight``).
     batch_size : int, default=64
         Rows per minibatch (on sets of up to 131,072 rows; see ``geometry``);
         one epoch is one pass over the training set, i.e.
@@ -1122,6 +1289,8 @@ class BalancedNetClassifier(_BaseNetClassifier):
     sampler_ : sampler, list or None
         The fitted clone of ``sampler`` (None when it is None); with
         ``validation_split='per_member'`` and several members, one per member.
+    loss_ : loss object
+        The clone of ``loss`` used (an alias built into its object).
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss`` (mean training loss),
         ``inner_loss`` (always None: there is no inner loop), ``valid_score``
@@ -1152,6 +1321,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
             HasMethods(["fit_resample"]),
         ],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "loss": [StrOptions(set(LOSS_ALIASES)), BaseLoss],
     }
 
     def __init__(
@@ -1162,6 +1332,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         dropout=0.0,
         sampler=None,
         class_weight=None,
+        loss="ce",
         batch_size=64,
         lr=0.02,
         momentum=0.9,
@@ -1180,12 +1351,14 @@ class BalancedNetClassifier(_BaseNetClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        prior_correction=False,
     ):
         self.module = module
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.sampler = sampler
         self.class_weight = class_weight
+        self.loss = loss
         self.batch_size = batch_size
         self.lr = lr
         self.momentum = momentum
@@ -1204,6 +1377,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.prior_correction = prior_correction
 
     def _class_weights(self, y, classes):
         """Row weights of ``class_weight`` for the encoded labels ``y``, or None."""
@@ -1240,11 +1414,25 @@ class BalancedNetClassifier(_BaseNetClassifier):
 
     _EPOCH_SET = "train"
     _BATCH_PARAMS = ("batch_size",)
+    _LOSS_PARAMS = {"train": "loss"}
 
     def _rows_per_step(self, sizes):
         return sizes["batch_size"]
 
-    def _make_stepper(self, members, engine, tensors, streams, geometry):
+    def _loop_share(self, name):
+        return 1.0
+
+    def _check_losses(self, classes):
+        losses = super()._check_losses(classes)
+        if self.class_weight is not None and losses["train"].class_weight is not None:
+            raise ValueError(
+                "class_weight and the class_weight of 'loss' would both weigh the "
+                f"classes; got class_weight={self.class_weight!r} and "
+                f"loss={self.loss!r}. Set one of them."
+            )
+        return losses
+
+    def _make_stepper(self, members, engine, tensors, streams, geometry, losses):
         return PlainStepper(
             members,
             engine,
@@ -1252,6 +1440,7 @@ class BalancedNetClassifier(_BaseNetClassifier):
             streams("train"),
             batch_size=geometry["batch_size"],
             epoch_steps=geometry["steps_per_epoch"],
+            loss=losses["train"],
         )
 
 
@@ -1339,6 +1528,18 @@ _TRAINING_DOC_PARAMS = """
         Print a per-epoch table when positive.
     warm_start : bool, default=False
         Continue from the weights and optimiser state of the previous fit.
+    prior_correction : bool, default=False
+        Report probabilities (and logits and predictions) under the class
+        prior of the rows given to fit (``class_prior_``) rather than the
+        prior the network was trained toward (``trained_prior_``): a
+        re-balanced outer set or class weights make a network over-state the
+        minority, and the correction adds ``log(class_prior_) -
+        log(trained_prior_)`` to the logits (Saerens et al., 2002). It leaves
+        the ranking of rows, so average precision and ROC AUC, unchanged.
+        Use it for calibrated probabilities (log loss, Brier score, expected
+        counts, cost-based thresholds); leave it off to predict the class that
+        serves balanced accuracy. Validation scores of early stopping are
+        those of the uncorrected network.
 """
 
 _FITTED_DOC_ATTRS = """
@@ -1358,6 +1559,21 @@ _FITTED_DOC_ATTRS = """
         :meth:`decision_function`).
     device_ : torch.device
         Device used for training.
+    class_counts_ : dict
+        Weighted class counts (``sample_weight`` counted) of the set each loop
+        trained on, after resampling: ``{'inner': ..., 'outer': ...}`` for
+        :class:`MetaBalanceClassifier`, ``{'train': ...}`` for
+        :class:`BalancedNetClassifier`; arrays of shape (n_classes,), or with
+        ``validation_split='per_member'`` and several members a list of one
+        per member. The losses' priors and counts are computed from them.
+    class_prior_ : ndarray of shape (n_classes,)
+        Class prior of the rows given to fit (``sample_weight`` counted).
+    trained_prior_ : ndarray of shape (n_classes,)
+        The class prior the network's logits were trained toward: each loop's
+        class mass (counts times final class weights, divided by
+        ``prior ** tau`` for a logit adjustment), the inner loop counted with
+        ``inner_loss_weight``. LDAM margins, VS scales and the focal factor
+        have no prior and are left out. See ``prior_correction``.
 """
 
 _HISTORY_DOC_ATTRS = """

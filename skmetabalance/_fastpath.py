@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._meta import FuncEngine, chunked_over_tasks
+from .losses import loss_rows
 
 __all__ = ["StackEngine", "make_engine"]
 
@@ -132,28 +133,30 @@ class StackEngine:
                 saved.append(None)
         return h, saved
 
-    def loss(self, z, y, w, with_grad=True):
+    def loss(self, z, y, w, terms=None, groups=None, with_grad=True):
         """Weighted mean losses per batch row group ``(T,)`` and ``d loss / d z``.
 
-        ``z`` is ``(T, n, n_outputs)``, ``y`` and ``w`` are ``(T, n)``.
+        ``z`` is ``(T, n, n_outputs)``, ``y`` and ``w`` are ``(T, n)``. ``terms``
+        is the loop's :class:`~skmetabalance.losses.LossTerms` (None:
+        cross-entropy); with ``groups`` members folded into ``T`` its tables
+        hold one row per member.
         """
         n = z.shape[1]
-        if self.binary:
-            z1 = z.squeeze(-1)
-            per_row = F.binary_cross_entropy_with_logits(z1, y, reduction="none")
-            dz = (
-                ((torch.sigmoid(z1) - y) * (w / n)).unsqueeze(-1) if with_grad else None
+        if terms is not None and groups is not None:
+            shape = (groups, z.shape[0] // groups)
+            per_row, dz = loss_rows(
+                z.reshape(*shape, *z.shape[1:]),
+                y.reshape(*shape, n),
+                terms.expand(lambda t: t[:, None, None, :]),
+                self.binary,
+                with_grad,
             )
+            per_row = per_row.reshape(y.shape)
+            dz = None if dz is None else dz.reshape(z.shape)
         else:
-            n_classes = z.shape[-1]
-            per_row = F.cross_entropy(
-                z.reshape(-1, n_classes), y.reshape(-1), reduction="none"
-            ).reshape(y.shape)
-            if with_grad:
-                dz = torch.softmax(z, dim=-1) - F.one_hot(y, n_classes).to(z.dtype)
-                dz = dz * (w / n).unsqueeze(-1)
-            else:
-                dz = None
+            per_row, dz = loss_rows(z, y, terms, self.binary, with_grad)
+        if dz is not None:
+            dz = dz * (w / n).unsqueeze(-1)
         return (per_row * w).mean(1), dz
 
     def backward(self, params, saved, dz, batched, groups):
@@ -204,7 +207,7 @@ class StackEngine:
         return grads
 
     # ---------------------------------------------------- at the weights theta
-    def _at_theta(self, params, x, y, w, members, with_grad=True):
+    def _at_theta(self, params, x, y, w, members, terms, with_grad=True):
         """Losses per task at theta, and gradients per task or per member.
 
         ``x`` is ``(K, b, d)`` for one network, ``(M, K, b, d)`` for members.
@@ -217,7 +220,10 @@ class StackEngine:
             m = x.shape[0]
             z, saved = self.forward(params, x.reshape(m, -1, x.shape[-1]), True)
             rows = z.reshape(-1, b, z.shape[-1])
-        losses, dz = self.loss(rows, _fold(y, members), _fold(w, members), with_grad)
+        groups = None if members is None else x.shape[0]
+        losses, dz = self.loss(
+            rows, _fold(y, members), _fold(w, members), terms, groups, with_grad
+        )
         if dz is not None:
             dz = dz.reshape(z.shape)
         return losses, dz, saved
@@ -225,10 +231,11 @@ class StackEngine:
     def _theta_grads(self, params, saved, dz, members, groups):
         return self.backward(params, saved, dz, members is not None, groups)
 
-    def _adapt(self, params, x_in, y_in, w_in, members, inner_lr, inner_steps):
+    def _adapt(self, params, x_in, y_in, w_in, members, inner_lr, inner_steps, terms):
         """Inner losses at theta, their per-task gradients and the adapted weights."""
         n_tasks = x_in.shape[-3] * (1 if members is None else x_in.shape[0])
-        l_in, dz, saved = self._at_theta(params, x_in, y_in, w_in, members)
+        groups = None if members is None else x_in.shape[0]
+        l_in, dz, saved = self._at_theta(params, x_in, y_in, w_in, members, terms)
         g0 = self._theta_grads(params, saved, dz, members, n_tasks)
         if members is None:
             phi = {k: torch.sub(p, g0[k], alpha=inner_lr) for k, p in params.items()}
@@ -245,7 +252,7 @@ class StackEngine:
         x_t, y_t, w_t = (_fold(t, members) for t in (x_in, y_in, w_in))
         for _ in range(inner_steps - 1):
             z, saved = self.forward(phi, x_t, batched=True)
-            _, dz = self.loss(z, y_t, w_t)
+            _, dz = self.loss(z, y_t, w_t, terms, groups)
             g = self.backward(phi, saved, dz, True, n_tasks)
             phi = {k: torch.sub(p, g[k], alpha=inner_lr) for k, p in phi.items()}
         return l_in, g0, phi
@@ -257,25 +264,32 @@ class StackEngine:
         return t.reshape(-1, k_tasks, *t.shape[1:]).mean(1)
 
     # ---------------------------------------------------------- engine calls
-    def _first_order(self, params, batches, members, *, inner_lr, inner_steps, lam):
+    def _first_order(
+        self, params, batches, members, *, inner_lr, inner_steps, lam, losses
+    ):
         x_in, y_in, w_in, x_out, y_out, w_out = batches
+        t_in, t_out = losses
         k_tasks = x_in.shape[-3]
         groups = None if members is None else x_in.shape[0]
         with torch.no_grad():
             if inner_lr == 0:
                 # phi_k = theta: every task shares the weights, no per-task copies.
-                l_in, dz, saved = self._at_theta(params, x_in, y_in, w_in, members)
+                l_in, dz, saved = self._at_theta(
+                    params, x_in, y_in, w_in, members, t_in
+                )
                 g_in = self._theta_grads(params, saved, dz / k_tasks, members, groups)
-                l_out, dz, saved = self._at_theta(params, x_out, y_out, w_out, members)
+                l_out, dz, saved = self._at_theta(
+                    params, x_out, y_out, w_out, members, t_out
+                )
                 g_out = self._theta_grads(params, saved, dz / k_tasks, members, groups)
             else:
                 l_in, g0, phi = self._adapt(
-                    params, x_in, y_in, w_in, members, inner_lr, inner_steps
+                    params, x_in, y_in, w_in, members, inner_lr, inner_steps, t_in
                 )
                 g_in = {k: self._task_mean(v, members, k_tasks) for k, v in g0.items()}
                 x_o, y_o, w_o = (_fold(t, members) for t in (x_out, y_out, w_out))
                 z, saved = self.forward(phi, x_o, batched=True)
-                l_out, dz = self.loss(z, y_o, w_o)
+                l_out, dz = self.loss(z, y_o, w_o, t_out, groups)
                 g_out = self.backward(phi, saved, dz / k_tasks, True, groups)
             grads = {k: torch.add(g_out[k], g_in[k], alpha=lam) for k in params}
         return (
@@ -284,21 +298,29 @@ class StackEngine:
             self._task_mean(l_in, members, k_tasks),
         )
 
-    def _second_order(self, params, batches, members, *, inner_lr, inner_steps, lam):
+    def _second_order(
+        self, params, batches, members, *, inner_lr, inner_steps, lam, losses
+    ):
         x_in, y_in, w_in, x_out, y_out, w_out = batches
+        t_in, t_out = losses
         k_tasks = x_in.shape[-3]
+        groups = None if members is None else x_in.shape[0]
         theta = {k: v.detach().requires_grad_(True) for k, v in params.items()}
         with torch.enable_grad():
             if inner_lr == 0:
-                l_in, _, _ = self._at_theta(theta, x_in, y_in, w_in, members, False)
-                l_out, _, _ = self._at_theta(theta, x_out, y_out, w_out, members, False)
+                l_in, _, _ = self._at_theta(
+                    theta, x_in, y_in, w_in, members, t_in, False
+                )
+                l_out, _, _ = self._at_theta(
+                    theta, x_out, y_out, w_out, members, t_out, False
+                )
             else:
                 l_in, _, phi = self._adapt(
-                    theta, x_in, y_in, w_in, members, inner_lr, inner_steps
+                    theta, x_in, y_in, w_in, members, inner_lr, inner_steps, t_in
                 )
                 x_o, y_o, w_o = (_fold(t, members) for t in (x_out, y_out, w_out))
                 z, _ = self.forward(phi, x_o, batched=True)
-                l_out, _ = self.loss(z, y_o, w_o, with_grad=False)
+                l_out, _ = self.loss(z, y_o, w_o, t_out, groups, with_grad=False)
             per_member = self._task_mean(l_out + lam * l_in, members, k_tasks)
             # Members are independent: the sum differentiates each by its own loss.
             grads = torch.autograd.grad(per_member.sum(), list(theta.values()))
@@ -319,6 +341,7 @@ class StackEngine:
         inner_lr,
         inner_steps,
         inner_loss_weight,
+        losses=(None, None),
     ):
         """See :meth:`skmetabalance._meta.FuncEngine.meta_grad`."""
         fn = self._first_order if first_order else self._second_order
@@ -331,17 +354,18 @@ class StackEngine:
                 inner_lr=inner_lr,
                 inner_steps=inner_steps,
                 lam=inner_loss_weight,
+                losses=losses,
             )
 
         return chunked_over_tasks(run, params, batches, members, inner_steps)
 
-    def plain_grad(self, params, buffers, x, y, w, *, members=None):
+    def plain_grad(self, params, buffers, x, y, w, *, members=None, loss=None):
         """See :meth:`skmetabalance._meta.FuncEngine.plain_grad`."""
         with torch.no_grad():
             if members is None:
                 z, saved = self.forward(params, x.unsqueeze(0), batched=False)
-                loss, dz = self.loss(z, y.unsqueeze(0), w.unsqueeze(0))
-                return self.backward(params, saved, dz, False, None), loss[0]
+                value, dz = self.loss(z, y.unsqueeze(0), w.unsqueeze(0), loss)
+                return self.backward(params, saved, dz, False, None), value[0]
             z, saved = self.forward(params, x, batched=True)
-            loss, dz = self.loss(z, y, w)
-            return self.backward(params, saved, dz, True, x.shape[0]), loss
+            value, dz = self.loss(z, y, w, loss, x.shape[0])
+            return self.backward(params, saved, dz, True, x.shape[0]), value

@@ -14,13 +14,14 @@ starting from the same ``theta``.
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch.func import functional_call, grad, grad_and_value, vmap
+
+from .losses import LossTerms, loss_rows
 
 __all__ = ["weighted_loss", "make_loss_fn", "FuncEngine", "chunked_over_tasks"]
 
 
-def weighted_loss(logits, target, weight, binary):
+def weighted_loss(logits, target, weight, binary, terms=None):
     """Weighted mean loss over a batch.
 
     Parameters
@@ -31,25 +32,37 @@ def weighted_loss(logits, target, weight, binary):
     weight : Tensor of shape (n,)
         Row weights; the loss is ``mean(weight * per_row_loss)``.
     binary : bool
-        Binary cross-entropy on one logit if True, else softmax cross-entropy.
+        One logit (binary form of the loss) if True, else one logit per class.
+    terms : skmetabalance.losses.LossTerms or None
+        The loop's loss (None: cross-entropy); see
+        :func:`skmetabalance.losses.loss_rows`, which computes the row losses.
     """
-    if binary:
-        per_row = F.binary_cross_entropy_with_logits(
-            logits.reshape(-1), target, reduction="none"
-        )
-    else:
-        per_row = F.cross_entropy(logits, target, reduction="none")
+    z = logits.reshape(-1, 1) if binary else logits
+    per_row, _ = loss_rows(z, target, terms, binary, with_grad=False)
     return (per_row * weight).mean()
 
 
-def make_loss_fn(module, binary):
-    """Return ``loss(params, buffers, x, y, w)`` evaluating ``module`` functionally."""
+def make_loss_fn(module, binary, gamma=0.0, scale=1.0):
+    """Return ``loss(params, buffers, x, y, w, tables=None)`` evaluating ``module``.
 
-    def loss(params, buffers, x, y, w):
+    ``gamma`` and ``scale`` are the constants of a loop's loss and ``tables``
+    its class tables (see :class:`skmetabalance.losses.LossTerms`); without
+    tables the loss is cross-entropy.
+    """
+
+    def loss(params, buffers, x, y, w, tables=None):
         logits = functional_call(module, (params, buffers), (x,))
-        return weighted_loss(logits, y, w, binary)
+        terms = None if tables is None else LossTerms(gamma, scale, tables)
+        return weighted_loss(logits, y, w, binary, terms)
 
     return loss
+
+
+def _bind(loss_fn, tables):
+    """``loss_fn`` with the class tables of one loop (and member) fixed."""
+    if tables is None:
+        return loss_fn
+    return lambda p, b, x, y, w: loss_fn(p, b, x, y, w, tables)
 
 
 def _axpy(params, grads, alpha):
@@ -110,7 +123,8 @@ def chunked_over_tasks(fn, params, batches, members, inner_steps):
 
 
 def _vmap_first_order(
-    loss_fn,
+    loss_in,
+    loss_out,
     params,
     buffers,
     x_in,
@@ -125,7 +139,8 @@ def _vmap_first_order(
     inner_loss_weight,
 ):
     """:func:`meta_grad` (first order) for any module: one ``vmap`` over tasks."""
-    inner_gv = grad_and_value(loss_fn)
+    inner_gv = grad_and_value(loss_in)
+    outer_gv = grad_and_value(loss_out)
 
     def one_task(x_i, y_i, w_i, x_o, y_o, w_o):
         g0, l0 = inner_gv(params, buffers, x_i, y_i, w_i)
@@ -133,7 +148,7 @@ def _vmap_first_order(
         for _ in range(inner_steps - 1):
             g, _ = inner_gv(phi, buffers, x_i, y_i, w_i)
             phi = _axpy(phi, g, inner_lr)
-        g_out, l_out = inner_gv(phi, buffers, x_o, y_o, w_o)
+        g_out, l_out = outer_gv(phi, buffers, x_o, y_o, w_o)
         total = {k: g_out[k] + inner_loss_weight * g0[k] for k in g_out}
         return total, l_out, l0
 
@@ -145,7 +160,8 @@ def _vmap_first_order(
 
 
 def _vmap_second_order(
-    loss_fn,
+    loss_in,
+    loss_out,
     params,
     buffers,
     x_in,
@@ -160,7 +176,7 @@ def _vmap_second_order(
     inner_loss_weight,
 ):
     """:func:`meta_grad` (second order) for any module: one ``vmap`` over tasks."""
-    inner_gv = grad_and_value(loss_fn)
+    inner_gv = grad_and_value(loss_in)
 
     def task_loss(p, x_i, y_i, w_i, x_o, y_o, w_o):
         # grad_and_value keeps both outputs differentiable with respect to the
@@ -170,7 +186,7 @@ def _vmap_second_order(
         for _ in range(inner_steps - 1):
             g, _ = inner_gv(phi, buffers, x_i, y_i, w_i)
             phi = _axpy(phi, g, inner_lr)
-        l_out = loss_fn(phi, buffers, x_o, y_o, w_o)
+        l_out = loss_out(phi, buffers, x_o, y_o, w_o)
         return l_out + inner_loss_weight * l0, (l_out, l0)
 
     def meta_loss(p):
@@ -193,7 +209,16 @@ class FuncEngine:
     """
 
     def __init__(self, module, binary):
+        self.module = module
+        self.binary = binary
         self.loss_fn = make_loss_fn(module, binary)
+
+    def _loss_fn(self, terms):
+        """The loss function of one loop, and its class tables (or None)."""
+        if terms is None:
+            return self.loss_fn, None
+        fn = make_loss_fn(self.module, self.binary, terms.gamma, terms.scale)
+        return fn, terms.tables
 
     def meta_grad(
         self,
@@ -206,6 +231,7 @@ class FuncEngine:
         inner_lr,
         inner_steps,
         inner_loss_weight,
+        losses=(None, None),
     ):
         """Meta-gradient of one step, averaged over its tasks.
 
@@ -215,6 +241,10 @@ class FuncEngine:
         parameters, buffers and batches carry one more leading dimension of
         ``M`` ensemble members, and each member gets the meta-gradient of its
         own tasks.
+
+        ``losses`` holds the inner and the outer loop's
+        :class:`~skmetabalance.losses.LossTerms` (None: cross-entropy); with
+        members their tables carry a leading member dimension.
 
         With ``first_order=True`` the factor ``I - alpha * H`` of the exact
         gradient is dropped, so the gradient of task ``k`` is
@@ -237,25 +267,47 @@ class FuncEngine:
             inner_steps=inner_steps,
             inner_loss_weight=inner_loss_weight,
         )
-        loss_fn = self.loss_fn
+        (fn_in, tab_in), (fn_out, tab_out) = (self._loss_fn(t) for t in losses)
 
         def run(p, b):
             if members is None:
-                return one(loss_fn, p, buffers, *b, **kwargs)
+                return one(
+                    _bind(fn_in, tab_in),
+                    _bind(fn_out, tab_out),
+                    p,
+                    buffers,
+                    *b,
+                    **kwargs,
+                )
+
+            def member(pm, bm, t_in, t_out, *bb):
+                return one(
+                    _bind(fn_in, t_in), _bind(fn_out, t_out), pm, bm, *bb, **kwargs
+                )
+
+            dims = (0, 0, None if tab_in is None else 0, None if tab_out is None else 0)
             per_member = vmap(
-                lambda pm, bm, *bb: one(loss_fn, pm, bm, *bb, **kwargs),
-                randomness="different",
+                member, in_dims=dims + (0,) * len(b), randomness="different"
             )
-            return per_member(p, buffers, *b)
+            return per_member(p, buffers, tab_in, tab_out, *b)
 
         return chunked_over_tasks(run, params, batches, members, inner_steps)
 
-    def plain_grad(self, params, buffers, x, y, w, *, members=None):
+    def plain_grad(self, params, buffers, x, y, w, *, members=None, loss=None):
         """Gradient and value of the plain (non-meta) loss on one batch.
 
         With ``members=M`` everything carries a leading member dimension.
+        ``loss`` is the set's :class:`~skmetabalance.losses.LossTerms` (None:
+        cross-entropy).
         """
-        gv = grad_and_value(self.loss_fn)
+        fn, tables = self._loss_fn(loss)
         if members is None:
-            return gv(params, buffers, x, y, w)
-        return vmap(gv, randomness="different")(params, buffers, x, y, w)
+            return grad_and_value(_bind(fn, tables))(params, buffers, x, y, w)
+
+        def member(p, b, x_m, y_m, w_m, t):
+            return grad_and_value(_bind(fn, t))(p, b, x_m, y_m, w_m)
+
+        dims = (0, 0, 0, 0, 0, None if tables is None else 0)
+        return vmap(member, in_dims=dims, randomness="different")(
+            params, buffers, x, y, w, tables
+        )

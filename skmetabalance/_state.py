@@ -228,6 +228,54 @@ INT_ARRAY = Codec(
 )
 
 
+#: A 1-D array of finite non-negative numbers, returned as float64.
+FLOAT_ARRAY = Codec(
+    "a list of finite non-negative numbers",
+    lambda v: [float(x) for x in np.asarray(v, dtype=np.float64).ravel()],
+    lambda v: (
+        isinstance(v, list)
+        and all(
+            (_is_int(x) or isinstance(x, float)) and math.isfinite(x) and x >= 0
+            for x in v
+        )
+    ),
+    lambda v: np.array(v, dtype=np.float64),
+)
+#: ``class_counts_``: set name -> counts, or a list of counts (one per member).
+COUNTS_RECORD = Codec(
+    "a dict of set names to lists of counts (or lists of such lists)",
+    lambda v: {
+        k: (
+            [FLOAT_ARRAY.encode(a) for a in c]
+            if isinstance(c, list)
+            else FLOAT_ARRAY.encode(c)
+        )
+        for k, c in v.items()
+    },
+    lambda v: (
+        isinstance(v, dict)
+        and all(
+            isinstance(k, str)
+            and (
+                FLOAT_ARRAY.accepts(c)
+                or (
+                    isinstance(c, list) and c and all(FLOAT_ARRAY.accepts(a) for a in c)
+                )
+            )
+            for k, c in v.items()
+        )
+    ),
+    lambda v: {
+        k: (
+            FLOAT_ARRAY.build(c)
+            if FLOAT_ARRAY.accepts(c)
+            else [FLOAT_ARRAY.build(a) for a in c]
+        )
+        for k, c in v.items()
+    },
+)
+
+
 #: One index array, or one per ensemble member (their validation folds).
 INDEX_ARRAYS = Codec(
     "a list of integers, or a list of such lists",
@@ -349,11 +397,17 @@ FIELDS = (
     Field("device_", DEVICE),
     Field("validation_indices_", INDEX_ARRAYS.or_none()),
     Field("geometry_", RECORD, optional=True),
+    Field("class_counts_", COUNTS_RECORD, optional=True),
+    Field("class_prior_", FLOAT_ARRAY, optional=True),
+    Field("trained_prior_", FLOAT_ARRAY, optional=True),
     Field("_seed_entropy", COUNT),
     Field("_n_fits", INT),
     Field("inner_sampler_", PICKLE_ONLY, optional=True),
     Field("outer_sampler_", PICKLE_ONLY, optional=True),
     Field("sampler_", PICKLE_ONLY, optional=True),
+    Field("inner_loss_", PICKLE_ONLY, optional=True),
+    Field("outer_loss_", PICKLE_ONLY, optional=True),
+    Field("loss_", PICKLE_ONLY, optional=True),
 )
 _BY_NAME = {f.name: f for f in FIELDS}
 #: Every attribute the fitted state covers.

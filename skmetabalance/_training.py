@@ -225,8 +225,10 @@ class _StackedParameters:
 class _Stepper:
     """The members' networks, their gradient engine and their batch streams."""
 
-    def __init__(self, modules, engine, epoch_steps=None):
+    def __init__(self, modules, engine, epoch_steps=None, losses=()):
         self.modules = list(modules)
+        # The loops' fitted losses (skmetabalance.losses.LoopLoss or None).
+        self.losses = tuple(losses)
         # Steps per epoch; None for one pass over the set an epoch counts.
         self.epoch_steps = epoch_steps
         self.engine = engine
@@ -282,6 +284,28 @@ class _Stepper:
     def _members(self):
         return len(self.active) if self.stacked else None
 
+    def _terms(self, loss):
+        """The loss terms of one loop for the members still training."""
+        if loss is None:
+            return None
+        return loss.terms(self.active if self.stacked else None)
+
+    def start_epoch(self, epoch):
+        """Before the ``epoch``-th epoch of a fit (from 1): deferred weights.
+
+        Returns True when some loop's deferred class weights switch on now.
+        """
+        switched = [loss.start_epoch(epoch) for loss in self.losses if loss is not None]
+        return any(switched)
+
+    @property
+    def switch_epoch(self):
+        """The latest epoch of a fit at which deferred weights switch on, or None."""
+        epochs = [
+            loss.switch for loss in self.losses if loss is not None and loss.switch
+        ]
+        return max(epochs) if epochs else None
+
     def _gather(self, data, streams, b, tasks):
         """Rows of one batch per task (and member), drawn through the streams."""
         n = (tasks or 1) * b
@@ -320,8 +344,11 @@ class MetaStepper(_Stepper):
         inner_loss_weight,
         first_order,
         epoch_steps=None,
+        inner_loss=None,
+        outer_loss=None,
     ):
-        super().__init__(modules, engine, epoch_steps)
+        super().__init__(modules, engine, epoch_steps, (inner_loss, outer_loss))
+        self.inner_loss, self.outer_loss = inner_loss, outer_loss
         self.inner_data = inner_data
         self.outer_data = outer_data
         self.inner_streams = inner_streams
@@ -358,7 +385,12 @@ class MetaStepper(_Stepper):
                 self.outer_data, self.outer_streams, self.b_out, self.K
             )
             grads, l_out, l_in = self.engine.meta_grad(
-                params, consts, batches, members=self._members(), **self.kwargs
+                params,
+                consts,
+                batches,
+                members=self._members(),
+                losses=(self._terms(self.inner_loss), self._terms(self.outer_loss)),
+                **self.kwargs,
             )
         self._set_grads(grads)
         return l_out.detach().reshape(-1), l_in.detach().reshape(-1)
@@ -369,8 +401,11 @@ class PlainStepper(_Stepper):
 
     has_inner_loss = False
 
-    def __init__(self, modules, engine, data, streams, *, batch_size, epoch_steps=None):
-        super().__init__(modules, engine, epoch_steps)
+    def __init__(
+        self, modules, engine, data, streams, *, batch_size, epoch_steps=None, loss=None
+    ):
+        super().__init__(modules, engine, epoch_steps, (loss,))
+        self.loss = loss
         self.data = data
         self.streams = streams
         self.b = int(min(batch_size, *(s.n for s in streams)))
@@ -388,7 +423,13 @@ class PlainStepper(_Stepper):
             params, consts = self._params()
             x, y, w = self._gather(self.data, self.streams, self.b, 0)
             grads, loss = self.engine.plain_grad(
-                params, consts, x, y, w, members=self._members()
+                params,
+                consts,
+                x,
+                y,
+                w,
+                members=self._members(),
+                loss=self._terms(self.loss),
             )
         self._set_grads(grads)
         return loss.detach().reshape(-1), None
@@ -456,6 +497,12 @@ class EarlyStopping:
             {"score": -math.inf, "state": None, "epoch": None} for _ in range(n_members)
         ]
         self.no_improve = [0] * n_members
+        # No member stops before this epoch (deferred class weights switch on).
+        self.hold_until = None
+
+    def restart_patience(self):
+        """Start every member's patience afresh (deferred weights just switched on)."""
+        self.no_improve = [0] * len(self.no_improve)
 
     def bookkeeping(self, m):
         """Member ``m``'s record, kept with its checkpoints for rollback."""
@@ -482,7 +529,8 @@ class EarlyStopping:
                 improved.append(m)
             else:
                 self.no_improve[m] += 1
-                if self.no_improve[m] >= self.patience:
+                held = self.hold_until is not None and epoch < self.hold_until
+                if self.no_improve[m] >= self.patience and not held:
                     stop.append(m)
         return scores, ensemble, improved, stop
 
@@ -633,9 +681,13 @@ def train(
         m.train()
     n_steps = stepper.steps_per_epoch
     first_epoch = len(history) + 1
+    if early_stopping is not None and stepper.switch_epoch is not None:
+        early_stopping.hold_until = first_epoch - 1 + stepper.switch_epoch
     stopped = "max_iter"
     for epoch in range(first_epoch, first_epoch + max_iter):
         t0 = time.perf_counter()
+        if stepper.start_epoch(epoch - first_epoch + 1) and early_stopping is not None:
+            early_stopping.restart_patience()
         active = list(stepper.active)
         for m in active:
             extra = early_stopping.bookkeeping(m) if early_stopping else {}

@@ -100,7 +100,12 @@ def test_getstate_holds_cpu_tensors_and_json_only(binary_model):
     assert "module.0.weight" in fitted["tensors"]
     assert all(t.device.type == "cpu" for t in fitted["tensors"].values())
     json.dumps(fitted["meta"], allow_nan=False)  # plain JSON
-    assert set(fitted["objects"]) == {"inner_sampler_", "outer_sampler_"}
+    assert set(fitted["objects"]) == {
+        "inner_sampler_",
+        "outer_sampler_",
+        "inner_loss_",
+        "outer_loss_",
+    }
 
 
 def test_getstate_never_moves_the_live_module(binary_model):

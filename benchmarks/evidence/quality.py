@@ -147,6 +147,17 @@ MB = {
         "inner_lr": 0.1,
         "first_order": False,
     },
+    # Stage 4, loss-side balancing in each loop. On the default class-balanced
+    # outer set every loss built on class statistics is plain cross-entropy,
+    # so the outer loop's losses are tried on the natural outer set, and the
+    # inner loop's on the natural inner set.
+    "mb_in_la": {"inner_loss": "logit_adjusted"},
+    "mb_in_vs": {"inner_loss": "vs"},
+    "mb_in_cb": {"inner_loss": "cb"},
+    "mb_out_focal": {"outer_loss": "focal"},
+    "mb_nat_la": {"outer_sampler": None, "outer_loss": "logit_adjusted"},
+    "mb_nat_vs": {"outer_sampler": None, "outer_loss": "vs"},
+    "mb_nat_ldam_drw": {"outer_sampler": None, "outer_loss": "ldam_drw"},
 }
 #: The same for BalancedNet: one network, as the study began.
 NET_BASE = {"n_estimators": 1}
@@ -172,6 +183,13 @@ NET = {
     },
     "net_ros_plr1": {"sampler": "ros", "embedding": "periodic", "embedding_scale": 1.0},
     "net_plain_e4_floor10": {"n_estimators": 4, "validation_min_class_rows": 10},
+    # Stage 4: the loss-side baselines, each alone on the natural rows.
+    "net_la": {"loss": "logit_adjusted"},
+    "net_focal": {"loss": "focal"},
+    "net_ldam_drw": {"loss": "ldam_drw"},
+    "net_vs": {"loss": "vs"},
+    "net_cb": {"loss": "cb"},
+    "net_ros_focal": {"sampler": "ros", "loss": "focal"},
 }
 BASELINES = ("mlp_ros", "hgb", "brf", "logreg", "tabm", "realmlp")
 CANDIDATES = (*MB, *NET, *BASELINES)

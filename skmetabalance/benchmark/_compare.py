@@ -576,8 +576,10 @@ def compare(
         ``{name: estimator}``, a list of ``(name, estimator)`` pairs,
         estimators or names of built-in models (``'metabalance'``,
         ``'net_plain'``, ``'net_weighted'``, ``'net_ros'``, ``'net_rus'``,
-        ``'net_smote'``, ``'logreg'``, ``'brf'``, ``'hgb'``, and the anchors
-        ``'tabm'`` and ``'realmlp'``, which need the optional package pytabkit:
+        ``'net_smote'``, the loss-balanced ``'net_la'``, ``'net_focal'``,
+        ``'net_ldam_drw'``, ``'net_vs'``, ``'net_cb'``, ``'logreg'``,
+        ``'brf'``, ``'hgb'``, and the anchors ``'tabm'`` and ``'realmlp'``,
+        which need the optional package pytabkit:
         ``pip install "skmetabalance[anchors]"``). None runs every built-in
         model except the anchors.
     X : array-like or DataFrame of shape (n_samples, n_features)

@@ -56,6 +56,26 @@ def _net_smote():
     return _net(sampler=SMOTE())
 
 
+def _net_la():
+    return _net(loss="logit_adjusted")
+
+
+def _net_focal():
+    return _net(loss="focal")
+
+
+def _net_ldam_drw():
+    return _net(loss="ldam_drw")
+
+
+def _net_vs():
+    return _net(loss="vs")
+
+
+def _net_cb():
+    return _net(loss="cb")
+
+
 def _logreg():
     from sklearn.linear_model import LogisticRegression
 
@@ -114,6 +134,29 @@ _REGISTRY = {
     "net_ros": (_net_ros, "BalancedNetClassifier(sampler=RandomOverSampler())"),
     "net_rus": (_net_rus, "BalancedNetClassifier(sampler=RandomUnderSampler())"),
     "net_smote": (_net_smote, "BalancedNetClassifier(sampler=SMOTE())"),
+    "net_la": (
+        _net_la,
+        "BalancedNetClassifier(loss='logit_adjusted'): logit-adjusted loss, "
+        "tau=1 (balanced softmax)",
+    ),
+    "net_focal": (
+        _net_focal,
+        "BalancedNetClassifier(loss='focal'): focal loss, gamma=2",
+    ),
+    "net_ldam_drw": (
+        _net_ldam_drw,
+        "BalancedNetClassifier(loss='ldam_drw'): LDAM margins (largest 0.5), "
+        "class-balanced weights (beta=0.9999) from epoch 81 of 100",
+    ),
+    "net_vs": (
+        _net_vs,
+        "BalancedNetClassifier(loss='vs'): vector-scaling loss, gamma=0.3, tau=1",
+    ),
+    "net_cb": (
+        _net_cb,
+        "BalancedNetClassifier(loss='cb'): class-balanced weights, effective "
+        "number with beta=0.999",
+    ),
     "logreg": (_logreg, "LogisticRegression(class_weight='balanced')"),
     "brf": (
         _brf,
@@ -185,7 +228,9 @@ def make_estimator(name):
     name : str
         One of ``MODEL_NAMES``: ``'metabalance'``, ``'net_plain'``,
         ``'net_weighted'``, ``'net_ros'``, ``'net_rus'``, ``'net_smote'``,
-        ``'logreg'``, ``'brf'``, ``'hgb'``, and the anchors ``'tabm'`` and
+        the loss-balanced networks ``'net_la'``, ``'net_focal'``,
+        ``'net_ldam_drw'``, ``'net_vs'``, ``'net_cb'``, ``'logreg'``,
+        ``'brf'``, ``'hgb'``, and the anchors ``'tabm'`` and
         ``'realmlp'`` (pytabkit's ``TabM_D_Classifier()`` and
         ``RealMLP_TD_Classifier()`` with their defaults), which need the
         optional package pytabkit: ``pip install "skmetabalance[anchors]"``.
