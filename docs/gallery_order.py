@@ -5,6 +5,7 @@ EXAMPLES = [
     "plot_quick_start.py",
     "plot_compare_baselines.py",
     "plot_sampler_grid.py",
+    "plot_sampler_loss_grid.py",
     "plot_operating_point.py",
     "plot_learning_curves.py",
     "plot_ensemble_variance.py",

@@ -5,20 +5,36 @@ Each loss is an object with scikit-learn's parameter protocol
 ``outer_loss`` of :class:`~skmetabalance.MetaBalanceClassifier` or as ``loss``
 of :class:`~skmetabalance.BalancedNetClassifier`, or named by a string alias:
 
-======================  =========================================  ===========================
-alias                   object                                     what it changes
-======================  =========================================  ===========================
-``"ce"``                :class:`CrossEntropy`                      nothing (plain cross-entropy)
-``"focal"``             :class:`FocalLoss`                         down-weights easy rows
-``"logit_adjusted"``    :class:`LogitAdjustedLoss`                 adds ``tau * log(prior)``
-``"balanced_softmax"``  ``LogitAdjustedLoss(tau=1.0)``             the same at ``tau = 1``
-``"ldam"``              :class:`LDAMLoss`                          a margin per class
-``"ldam_drw"``          ``LDAMLoss(class_weight=EffectiveNumber(``  margins, then deferred
-                        ``0.9999), defer_weights=0.8)``            class-balanced weights
-``"vs"``                :class:`VSLoss`                            scales and shifts the logits
-``"cb"``                ``CrossEntropy(class_weight=``             class-balanced weights
-                        ``EffectiveNumber())``
-======================  =========================================  ===========================
+.. list-table::
+   :header-rows: 1
+
+   * - alias
+     - object
+     - what it changes
+   * - ``"ce"``
+     - :class:`CrossEntropy`
+     - nothing (plain cross-entropy)
+   * - ``"focal"``
+     - :class:`FocalLoss`
+     - down-weights rows already classified well
+   * - ``"logit_adjusted"``
+     - :class:`LogitAdjustedLoss`
+     - adds ``tau * log(prior)`` to the logits
+   * - ``"balanced_softmax"``
+     - ``LogitAdjustedLoss(tau=1.0)``
+     - the same at ``tau = 1``
+   * - ``"ldam"``
+     - :class:`LDAMLoss`
+     - a margin per class
+   * - ``"ldam_drw"``
+     - ``LDAMLoss(class_weight=EffectiveNumber(0.9999), defer_weights=0.8)``
+     - margins, then deferred class-balanced weights
+   * - ``"vs"``
+     - :class:`VSLoss`
+     - scales and shifts the logits
+   * - ``"cb"``
+     - ``CrossEntropy(class_weight=EffectiveNumber())``
+     - class-balanced weights
 
 Every loss takes ``class_weight`` (None, ``'balanced'``, a dict of class labels
 to weights, or :class:`EffectiveNumber`) and ``defer_weights``, which turns the
@@ -124,7 +140,18 @@ class EffectiveNumber(BaseEstimator):
         self.beta = beta
 
     def weights(self, counts):
-        """Unnormalised per-class weights for the class counts ``counts``."""
+        """Unnormalised per-class weights.
+
+        Parameters
+        ----------
+        counts : array-like of shape (n_classes,)
+            Weighted class counts of a loop's set.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_classes,)
+            ``(1 - beta) / (1 - beta ** counts)``.
+        """
         beta = _check_real("EffectiveNumber", "beta", self.beta, 0.0, 1.0)
         counts = np.asarray(counts, dtype=np.float64)
         if beta == 0:
@@ -249,7 +276,7 @@ class BaseLoss(BaseEstimator):
         """``dict(a=, c=, m=, scale=, gamma=)`` of the loss for ``counts``."""
         return {}
 
-    def switch_epoch(self, max_iter):
+    def _switch_epoch(self, max_iter):
         """The epoch of a fit (from 1) at which deferred weights switch on, or None."""
         d = self.defer_weights
         if d is None:
@@ -394,7 +421,7 @@ class LogitAdjustedLoss(BaseLoss):
             shift = np.full(2, shift[1] - shift[0])
         return {"c": shift}
 
-    def prior_exponent(self):
+    def _prior_exponent(self):
         return float(self.tau)
 
 
@@ -502,7 +529,7 @@ class VSLoss(BaseLoss):
             shift = np.full(2, shift[1] - shift[0])
         return {"a": scales, "c": shift}
 
-    def prior_exponent(self):
+    def _prior_exponent(self):
         return float(self.tau)
 
 
@@ -524,7 +551,24 @@ LOSS_ALIASES = {
 
 
 def make_loss(loss):
-    """A fresh loss object for an alias, or a clone of a loss object."""
+    """A fresh loss object for an alias, or a clone of a loss object.
+
+    Parameters
+    ----------
+    loss : str or BaseLoss
+        A key of :data:`LOSS_ALIASES` or a loss object.
+
+    Returns
+    -------
+    loss : BaseLoss
+        A new object, never the one given.
+
+    Examples
+    --------
+    >>> from skmetabalance.losses import make_loss
+    >>> make_loss("balanced_softmax")
+    LogitAdjustedLoss()
+    """
     from sklearn.base import clone
 
     if isinstance(loss, str):
@@ -534,7 +578,7 @@ def make_loss(loss):
 
 # ---------------------------------------------------------------- fitted form
 def _prior_exponent(loss):
-    fn = getattr(loss, "prior_exponent", None)
+    fn = getattr(loss, "_prior_exponent", None)
     return 0.0 if fn is None else fn()
 
 
@@ -608,7 +652,7 @@ def fit_loop_loss(
     weights past ``max_iter``.
     """
     counts = np.asarray(counts, dtype=np.float64)
-    switch = loss.switch_epoch(max_iter)
+    switch = loss._switch_epoch(max_iter)
     if switch is not None and switch > max_iter:
         raise ValueError(
             f"{loop}={loss!r} defers its class weights (defer_weights="

@@ -1,8 +1,8 @@
 """Public docstrings document exactly the parameters their signatures take.
 
 Every public class and function (the names in ``__all__`` of
-:mod:`skmetabalance`, :mod:`skmetabalance.datasets` and
-:mod:`skmetabalance.benchmark`) documents its parameters in the numpydoc
+:mod:`skmetabalance`, :mod:`skmetabalance.datasets`, :mod:`skmetabalance.benchmark` and
+:mod:`skmetabalance.losses`) documents its parameters in the numpydoc
 Parameters section, with the same names in the same order as its signature.
 The estimators' prediction methods also document what they return, and every
 fitted attribute is documented.
@@ -19,7 +19,12 @@ docscrape = pytest.importorskip(
     "numpydoc.docscrape", reason="numpydoc parses the docstrings"
 )
 
-PUBLIC_MODULES = ["skmetabalance", "skmetabalance.datasets", "skmetabalance.benchmark"]
+PUBLIC_MODULES = [
+    "skmetabalance",
+    "skmetabalance.datasets",
+    "skmetabalance.benchmark",
+    "skmetabalance.losses",
+]
 
 #: Methods of the estimators that must document both their parameters and what
 #: they return.
