@@ -133,8 +133,11 @@ def _instrumented(cls, budget, every, measure):
     class Probed(cls):
         def _setup(self, X, y, sample_weight):
             run = super()._setup(X, y, sample_weight)
-            # The step budget in whole epochs of this fit's geometry.
+            # The step budget in whole epochs of this fit's geometry; set up
+            # again, so that what depends on max_iter (deferred weights)
+            # follows it.
             self.max_iter = math.ceil(budget / run.stepper.steps_per_epoch)
+            run = super()._setup(X, y, sample_weight)
             run.history = self.probe_ = _Probe(run.stepper.modules, measure, every)
             return run
 
