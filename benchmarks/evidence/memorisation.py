@@ -50,7 +50,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import append_rows, paired_verdict, preprocessor, read_rows
+from _common import (
+    append_rows,
+    paired_stats,
+    paired_verdict,
+    preprocessor,
+    read_rows,
+)
 from quality import HELD_OUT, SELECTION, _split
 from sklearn.metrics import average_precision_score, balanced_accuracy_score
 
@@ -320,10 +326,48 @@ def report(sets, width, depth, steps, reference):
             sign = -1 if metric == "drop" else 1  # a smaller drop is a win
             wins = sum(v == ("win" if sign > 0 else "loss") for v in verdicts)
             losses = sum(v == ("loss" if sign > 0 else "win") for v in verdicts)
+            mean, lo, hi, p = paired_stats(diffs)
             print(
-                f"  {c:14s} mean diff {np.mean(diffs):+.4f} over {len(diffs)} sets; "
-                f"better on {wins}, worse on {losses}, tie on "
-                f"{len(verdicts) - wins - losses}"
+                f"  {c:14s} mean diff {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
+                f"{len(diffs)} sets; better on {wins}, worse on {losses}, tie on "
+                f"{len(verdicts) - wins - losses}; Wilcoxon p={p:.3f}"
+            )
+
+
+def against_quality(sets, width, depth, steps, careful):
+    """Each long-trained contender's final AP against early-stopped models of
+    the quality study (its ``quality.csv`` rows) on the same test splits."""
+    from quality import RESULTS as QUALITY
+
+    frame = _frame(sets, width, depth, steps)
+    quality = [r for r in read_rows(QUALITY) if r["part"] == "test"]
+    ap = {
+        (r["candidate"], r["dataset"], int(r["split"])): float(r["ap"]) for r in quality
+    }
+    for name in careful:
+        print(f"\nfinal AP against {name} (early-stopped, quality.csv), same splits:")
+        for c in [c for c in CONTENDERS if c in set(frame["contender"])]:
+            diffs, verdicts = [], []
+            for d in sets:
+                part = frame[(frame.contender == c) & (frame.dataset == d)]
+                pairs = [
+                    (float(r.final_ap), ap[(name, d, int(r.split))])
+                    for r in part.itertuples()
+                    if (name, d, int(r.split)) in ap
+                ]
+                if len(pairs) < 2:
+                    continue
+                mean, _, verdict = paired_verdict([a - b for a, b in pairs], MIN_EFFECT)
+                diffs.append(mean)
+                verdicts.append(verdict)
+            if len(diffs) < len(sets):
+                continue
+            mean, lo, hi, p = paired_stats(diffs)
+            print(
+                f"  {c:14s} mean diff {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
+                f"{len(diffs)} sets; better on {verdicts.count('win')}, worse on "
+                f"{verdicts.count('loss')}, tie on {verdicts.count('tie')}; "
+                f"Wilcoxon p={p:.3f}"
             )
 
 
@@ -357,6 +401,12 @@ def main(argv=None):
     parser.add_argument("--every", type=int, default=250)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--reference", default="mb")
+    parser.add_argument(
+        "--careful",
+        nargs="*",
+        default=["mb_e4", "net_ros_e4"],
+        help="report: quality-study models (early-stopped) to pair the final AP with",
+    )
     args = parser.parse_args(argv)
     sets = args.sets or (HELD_OUT if args.part == "held_out" else SELECTION)
     if args.command == "run":
@@ -372,6 +422,8 @@ def main(argv=None):
         )
     elif args.command == "report":
         report(sets, args.width, args.depth, args.steps, args.reference)
+        if args.part == "held_out" and args.careful:
+            against_quality(sets, args.width, args.depth, args.steps, args.careful)
     else:
         curves(sets, args.width, args.depth, args.steps, args.contenders)
 

@@ -159,6 +159,14 @@ MB = {
     "mb_nat_vs": {"outer_sampler": None, "outer_loss": "vs"},
     "mb_nat_ldam_drw": {"outer_sampler": None, "outer_loss": "ldam_drw"},
 }
+
+
+def _ldam_drw(**params):
+    from skmetabalance.losses import EffectiveNumber, LDAMLoss
+
+    return LDAMLoss(**params, class_weight=EffectiveNumber(0.9999), defer_weights=0.8)
+
+
 #: The same for BalancedNet: one network, as the study began.
 NET_BASE = {"n_estimators": 1}
 NET = {
@@ -190,6 +198,11 @@ NET = {
     "net_vs": {"loss": "vs"},
     "net_cb": {"loss": "cb"},
     "net_ros_focal": {"sampler": "ros", "loss": "focal"},
+    # LDAM-DRW's deviation from its paper, which pairs it with a normalised
+    # last layer: the paper's scale on the built-in free last layer, and a
+    # larger margin in units of its logits.
+    "net_ldam_drw_s30": {"loss": _ldam_drw(scale=30.0)},
+    "net_ldam_drw_m2": {"loss": _ldam_drw(max_margin=2.0)},
 }
 BASELINES = ("mlp_ros", "hgb", "brf", "logreg", "tabm", "realmlp")
 CANDIDATES = (*MB, *NET, *BASELINES)
