@@ -422,7 +422,7 @@ def main(argv=None):
         )
     elif args.command == "report":
         report(sets, args.width, args.depth, args.steps, args.reference)
-        if args.part == "held_out" and args.careful:
+        if args.careful:
             against_quality(sets, args.width, args.depth, args.steps, args.careful)
     else:
         curves(sets, args.width, args.depth, args.steps, args.contenders)
