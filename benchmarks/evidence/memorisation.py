@@ -35,7 +35,8 @@ optimiser or any random stream; it needs one private hook of the estimators
 estimators, not something a user would write.
 
     python benchmarks/evidence/memorisation.py run --contenders plain ros mb --jobs 2
-    python benchmarks/evidence/memorisation.py report [--reference mb]
+    python benchmarks/evidence/memorisation.py report [--reference mb] \
+        [--careful mb_e4 net_ros_e4]   # early-stopped quality rows, same splits
     python benchmarks/evidence/memorisation.py curves --sets vowel0
 """
 
