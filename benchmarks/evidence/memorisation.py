@@ -285,6 +285,17 @@ def _frame(sets, width, depth, steps):
     return frame
 
 
+def _across_line(name, diffs, better, worse):
+    """One line on per-set mean differences: their mean, 95 % bootstrap
+    interval and Wilcoxon p over the sets, and the per-set verdict counts."""
+    mean, lo, hi, p = paired_stats(diffs)
+    return (
+        f"  {name:14s} mean diff {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
+        f"{len(diffs)} sets; better on {better}, worse on {worse}, tie on "
+        f"{len(diffs) - better - worse}; Wilcoxon p={p:.3f}"
+    )
+
+
 def report(sets, width, depth, steps, reference):
     from _common import rst_table
 
@@ -327,12 +338,7 @@ def report(sets, width, depth, steps, reference):
             sign = -1 if metric == "drop" else 1  # a smaller drop is a win
             wins = sum(v == ("win" if sign > 0 else "loss") for v in verdicts)
             losses = sum(v == ("loss" if sign > 0 else "win") for v in verdicts)
-            mean, lo, hi, p = paired_stats(diffs)
-            print(
-                f"  {c:14s} mean diff {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
-                f"{len(diffs)} sets; better on {wins}, worse on {losses}, tie on "
-                f"{len(verdicts) - wins - losses}; Wilcoxon p={p:.3f}"
-            )
+            print(_across_line(c, diffs, wins, losses))
 
 
 def against_quality(sets, width, depth, steps, careful):
@@ -363,13 +369,7 @@ def against_quality(sets, width, depth, steps, careful):
                 verdicts.append(verdict)
             if len(diffs) < len(sets):
                 continue
-            mean, lo, hi, p = paired_stats(diffs)
-            print(
-                f"  {c:14s} mean diff {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
-                f"{len(diffs)} sets; better on {verdicts.count('win')}, worse on "
-                f"{verdicts.count('loss')}, tie on {verdicts.count('tie')}; "
-                f"Wilcoxon p={p:.3f}"
-            )
+            print(_across_line(c, diffs, verdicts.count("win"), verdicts.count("loss")))
 
 
 def curves(sets, width, depth, steps, contenders):

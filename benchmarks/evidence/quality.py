@@ -162,9 +162,10 @@ MB = {
 
 
 def _ldam_drw(**params):
-    from skmetabalance.losses import EffectiveNumber, LDAMLoss
+    """The package's ``'ldam_drw'`` loss with ``params`` changed."""
+    from skmetabalance.losses import make_loss
 
-    return LDAMLoss(**params, class_weight=EffectiveNumber(0.9999), defer_weights=0.8)
+    return make_loss("ldam_drw").set_params(**params)
 
 
 #: The same for BalancedNet: one network, as the study began.
