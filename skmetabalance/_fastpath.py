@@ -36,6 +36,15 @@ __all__ = ["StackEngine", "make_engine"]
 
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Identity: "id"}
 
+#: Elements of the per-task adapted weight matrices of a chunk of tasks (all
+#: tasks and members, all layers) above which the first-order step keeps the
+#: large layers' ones as factors (see ``StackEngine._factored``). Measured on
+#: 2 CPU cores, default MLP (64, 64), K = 4, 16 + 16 rows, fit time in one
+#: process: with 16 members on 50 features (473k elements) factors made the
+#: fit 1.39x faster, where the copies outgrow the caches; on 20 features (352k)
+#: 1.16x slower, and with 8 members (176k-236k) within 3 % either way.
+_FACTOR_ELEMENTS = 3 << 17
+
 
 def _layer_plan(module, binary):
     """The layer list of a plain stack, or None when the network is anything else.
@@ -98,6 +107,10 @@ class StackEngine:
     ``(G, n, d)`` whose leading dimension matches the weights' (any leading
     shape for shared weights).
     """
+
+    #: Whether the first-order step with one look-ahead step keeps the adapted
+    #: weights of large layers as factors (see :meth:`_factored`).
+    one_step_factored = True
 
     def __init__(self, layers, binary):
         self.layers = layers
@@ -263,10 +276,193 @@ class StackEngine:
             return t.mean(0)
         return t.reshape(-1, k_tasks, *t.shape[1:]).mean(1)
 
+    # ------------------------------------------- one look-ahead step, factored
+    def _factored(self, weight, b_in):
+        """Whether the tasks' adapted weights of a layer may be kept as factors.
+
+        One look-ahead step moves a weight matrix by ``-inner_lr * d.T @ h``,
+        a product of the ``b_in`` inner rows' output gradients ``d`` and
+        inputs ``h``. The outer pass can use those factors,
+        ``a @ phi.T = a @ W.T - inner_lr * (a @ h.T) @ d``, in place of a
+        per-task copy of the matrix, when the factors are the smaller.
+        """
+        n_out, n_in = weight.shape[-2:]
+        return b_in * (n_in + n_out) < n_in * n_out
+
+    def _use_factors(self, params, batches):
+        """Whether this step keeps adapted weights as factors.
+
+        The factored step takes more, smaller products; it pays only when the
+        per-task copies of the weight matrices would outgrow the caches
+        (:data:`_FACTOR_ELEMENTS`) and some layer is large enough to factor.
+        """
+        if not self.one_step_factored:
+            return False
+        x_in = batches[0]
+        n_tasks = x_in.shape[:-2].numel()
+        weights = [params[layer[1]] for layer in self.layers if layer[0] == "linear"]
+        per_task = sum(w.shape[-2:].numel() for w in weights)
+        return n_tasks * per_task > _FACTOR_ELEMENTS and any(
+            self._factored(w, x_in.shape[-2]) for w in weights
+        )
+
+    def _first_order_one_step(self, params, batches, members, inner_lr, lam, losses):
+        """The first-order step with one look-ahead step, members or not.
+
+        Computes what the general path computes (the outer gradient at each
+        task's adapted weights, plus ``lam`` times the inner gradient at
+        theta, both averaged over tasks), with the adapted weights of the
+        large layers kept as factors (see :meth:`_factored`).
+        """
+        x_in, y_in, w_in, x_out, y_out, w_out = batches
+        t_in, t_out = losses
+        single = members is None
+        if single:
+            # One network is one member: the member dimension added here is
+            # taken off the gradients at the end.
+            params = {k: p.unsqueeze(0) for k, p in params.items()}
+            x_in, y_in, w_in, x_out, y_out, w_out = (t.unsqueeze(0) for t in batches)
+        m, k_tasks, b_in = x_in.shape[0], x_in.shape[1], x_in.shape[2]
+        n_tasks = m * k_tasks
+        # Loss tables carry a member dimension only for members.
+        groups = None if single else m
+        z, saved = self.forward(params, x_in.reshape(m, -1, x_in.shape[-1]), True)
+        l_in, dz = self.loss(
+            z.reshape(n_tasks, b_in, -1),
+            y_in.reshape(n_tasks, b_in),
+            w_in.reshape(n_tasks, b_in),
+            t_in,
+            groups,
+        )
+        dz = dz.reshape(z.shape)
+        # Inner backward: per-task output gradients and inputs of every linear
+        # layer, and the task-mean inner gradient per member.
+        factors, g_in = {}, {}
+        d = dz
+        for i in range(len(self.layers) - 1, self.first_linear - 1, -1):
+            layer = self.layers[i]
+            kind = layer[0]
+            if kind == "linear":
+                h = saved[i]
+                factors[i] = (
+                    h.reshape(n_tasks, b_in, h.shape[-1]),
+                    d.reshape(n_tasks, b_in, d.shape[-1]),
+                )
+                g_in[layer[1]] = torch.bmm(d.transpose(1, 2), h).div_(k_tasks)
+                if layer[2] is not None:
+                    g_in[layer[2]] = d.sum(1).div_(k_tasks)
+                if i > self.first_linear:
+                    d = torch.bmm(d, params[layer[1]])
+            elif kind == "relu":
+                d = torch.ops.aten.threshold_backward(d, saved[i], 0)
+            elif kind == "tanh":
+                d = torch.ops.aten.tanh_backward(d, saved[i])
+        # Adapted weights: per-task copies for the small layers.
+        phi = {}
+        for i, (h, d) in factors.items():
+            layer = self.layers[i]
+            if self._factored(params[layer[1]], b_in):
+                continue
+            w_name, b_name = layer[1], layer[2]
+            step = torch.bmm(d.transpose(1, 2), h).reshape(
+                m, k_tasks, *params[w_name].shape[1:]
+            )
+            phi[w_name] = torch.sub(
+                params[w_name].unsqueeze(1), step, alpha=inner_lr
+            ).reshape(n_tasks, *params[w_name].shape[1:])
+            if b_name is not None:
+                phi[b_name] = torch.sub(
+                    params[b_name].unsqueeze(1),
+                    d.sum(1).reshape(m, k_tasks, -1),
+                    alpha=inner_lr,
+                ).reshape(n_tasks, -1)
+        # Outer forward at the adapted weights.
+        b_out = x_out.shape[2]
+        a = x_out.reshape(n_tasks, b_out, x_out.shape[-1])
+        inputs = {}
+        for i, layer in enumerate(self.layers):
+            kind = layer[0]
+            if kind == "linear":
+                inputs[i] = a
+                w_name, b_name = layer[1], layer[2]
+                if w_name in phi:
+                    weight_t = phi[w_name].transpose(1, 2)
+                    if b_name is None:
+                        a = torch.bmm(a, weight_t)
+                    else:
+                        a = torch.baddbmm(phi[b_name].unsqueeze(1), a, weight_t)
+                    continue
+                h, d = factors[i]
+                per_member = a.reshape(m, k_tasks * b_out, a.shape[-1])
+                weight_t = params[w_name].transpose(1, 2)
+                if b_name is None:
+                    base = torch.bmm(per_member, weight_t)
+                else:
+                    base = torch.baddbmm(
+                        params[b_name].unsqueeze(1), per_member, weight_t
+                    )
+                base = base.reshape(n_tasks, b_out, -1)
+                mix = torch.bmm(a, h.transpose(1, 2))
+                if b_name is not None:
+                    mix = mix.add_(1.0)
+                a = torch.baddbmm(base, mix, d, alpha=-inner_lr)
+            elif kind == "relu":
+                a = torch.relu(a)
+                inputs[i] = a
+            elif kind == "tanh":
+                a = torch.tanh(a)
+                inputs[i] = a
+        l_out, dz = self.loss(
+            a,
+            y_out.reshape(n_tasks, b_out),
+            w_out.reshape(n_tasks, b_out),
+            t_out,
+            groups,
+        )
+        # Outer backward, gradients summed over each member's tasks.
+        grads = {}
+        d = dz / k_tasks
+        for i in range(len(self.layers) - 1, self.first_linear - 1, -1):
+            layer = self.layers[i]
+            kind = layer[0]
+            if kind == "linear":
+                w_name, b_name = layer[1], layer[2]
+                h_out = inputs[i]
+                dg = d.reshape(m, k_tasks * b_out, d.shape[-1])
+                hg = h_out.reshape(m, k_tasks * b_out, h_out.shape[-1])
+                grads[w_name] = torch.baddbmm(
+                    g_in[w_name], dg.transpose(1, 2), hg, alpha=1.0, beta=lam
+                )
+                if b_name is not None:
+                    grads[b_name] = torch.add(dg.sum(1), g_in[b_name], alpha=lam)
+                if i > self.first_linear:
+                    if w_name in phi:
+                        d = torch.bmm(d, phi[w_name])
+                    else:
+                        h, d_in = factors[i]
+                        base = torch.bmm(dg, params[w_name]).reshape(n_tasks, b_out, -1)
+                        mix = torch.bmm(d, d_in.transpose(1, 2))
+                        d = torch.baddbmm(base, mix, h, alpha=-inner_lr)
+            elif kind == "relu":
+                d = torch.ops.aten.threshold_backward(d, inputs[i], 0)
+            elif kind == "tanh":
+                d = torch.ops.aten.tanh_backward(d, inputs[i])
+        l_out = l_out.reshape(m, k_tasks).mean(1)
+        l_in = l_in.reshape(m, k_tasks).mean(1)
+        if single:
+            grads = {k: g[0] for k, g in grads.items()}
+            l_out, l_in = l_out[0], l_in[0]
+        return grads, l_out, l_in
+
     # ---------------------------------------------------------- engine calls
     def _first_order(
         self, params, batches, members, *, inner_lr, inner_steps, lam, losses
     ):
+        if inner_steps == 1 and inner_lr != 0 and self._use_factors(params, batches):
+            with torch.no_grad():
+                return self._first_order_one_step(
+                    params, batches, members, inner_lr, lam, losses
+                )
         x_in, y_in, w_in, x_out, y_out, w_out = batches
         t_in, t_out = losses
         k_tasks = x_in.shape[-3]

@@ -363,7 +363,7 @@ class MetaStepper(_Stepper):
             inner_loss_weight=float(inner_loss_weight),
         )
         rows = self.K * (self.b_in * self.kwargs["inner_steps"] + self.b_out)
-        self._one_thread = self._use_one_thread(rows)
+        self.one_thread = self._use_one_thread(rows)
 
     has_inner_loss = True
 
@@ -376,22 +376,17 @@ class MetaStepper(_Stepper):
 
     def step(self):
         """Gradients of one step into the parameters; per-member (outer, inner) losses."""
-        with one_thread(self._one_thread):
-            params, consts = self._params()
-            batches = self._gather(
-                self.inner_data, self.inner_streams, self.b_in, self.K
-            )
-            batches += self._gather(
-                self.outer_data, self.outer_streams, self.b_out, self.K
-            )
-            grads, l_out, l_in = self.engine.meta_grad(
-                params,
-                consts,
-                batches,
-                members=self._members(),
-                losses=(self._terms(self.inner_loss), self._terms(self.outer_loss)),
-                **self.kwargs,
-            )
+        params, consts = self._params()
+        batches = self._gather(self.inner_data, self.inner_streams, self.b_in, self.K)
+        batches += self._gather(self.outer_data, self.outer_streams, self.b_out, self.K)
+        grads, l_out, l_in = self.engine.meta_grad(
+            params,
+            consts,
+            batches,
+            members=self._members(),
+            losses=(self._terms(self.inner_loss), self._terms(self.outer_loss)),
+            **self.kwargs,
+        )
         self._set_grads(grads)
         return l_out.detach().reshape(-1), l_in.detach().reshape(-1)
 
@@ -409,7 +404,7 @@ class PlainStepper(_Stepper):
         self.data = data
         self.streams = streams
         self.b = int(min(batch_size, *(s.n for s in streams)))
-        self._one_thread = self._use_one_thread(self.b)
+        self.one_thread = self._use_one_thread(self.b)
 
     @property
     def steps_per_epoch(self):
@@ -419,18 +414,17 @@ class PlainStepper(_Stepper):
 
     def step(self):
         """Gradients of one step into the parameters; per-member losses."""
-        with one_thread(self._one_thread):
-            params, consts = self._params()
-            x, y, w = self._gather(self.data, self.streams, self.b, 0)
-            grads, loss = self.engine.plain_grad(
-                params,
-                consts,
-                x,
-                y,
-                w,
-                members=self._members(),
-                loss=self._terms(self.loss),
-            )
+        params, consts = self._params()
+        x, y, w = self._gather(self.data, self.streams, self.b, 0)
+        grads, loss = self.engine.plain_grad(
+            params,
+            consts,
+            x,
+            y,
+            w,
+            members=self._members(),
+            loss=self._terms(self.loss),
+        )
         self._set_grads(grads)
         return loss.detach().reshape(-1), None
 
@@ -609,7 +603,18 @@ def _diverged_cause(first_epoch, start_value, inner_finite):
 
 
 def _run_epoch(stepper, optimizer, n_steps, scope):
-    """One epoch of steps; per-member mean losses and the losses it started from."""
+    """One epoch of steps; per-member mean losses and the losses it started from.
+
+    A small dense step runs on one intra-op thread (``stepper.one_thread``),
+    its optimiser update included: the stacked parameters of several members
+    are large enough for torch to split the update over threads, which on a
+    busy machine waits for every thread to be scheduled.
+    """
+    with one_thread(stepper.one_thread):
+        return _epoch_steps(stepper, optimizer, n_steps, scope)
+
+
+def _epoch_steps(stepper, optimizer, n_steps, scope):
     out_sum = in_sum = start = None
     for i in range(n_steps):
         with scope():

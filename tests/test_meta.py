@@ -1,5 +1,6 @@
 """Numerical truth of the meta-gradient against a hand-unrolled autograd reference."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -351,3 +352,85 @@ def test_member_task_chunks_give_the_same_gradient(monkeypatch, path):
     for k in whole[0]:
         torch.testing.assert_close(chunked[0][k], whole[0][k], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(chunked[1], whole[1])
+
+
+def _wide_net(n_outputs, bias):
+    torch.manual_seed(3)
+    return nn.Sequential(
+        nn.Linear(D, 9, bias=bias),
+        nn.ReLU(),
+        nn.Linear(9, 9, bias=bias),
+        nn.Tanh(),
+        nn.Linear(9, n_outputs),
+    ).double()
+
+
+@pytest.mark.parametrize("binary,n_classes", [(True, 2), (False, 3)])
+@pytest.mark.parametrize("members", [None, 2])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("loss", [None, "focal", "vs"])
+def test_factored_look_ahead_equals_per_task_weights(
+    monkeypatch, binary, n_classes, members, bias, loss
+):
+    """The first-order step that keeps adapted weights as factors computes
+    what the per-task weights give, for single networks and members, any loss."""
+    from skmetabalance import _fastpath
+    from skmetabalance.losses import fit_loop_loss, make_loss
+
+    net = _wide_net(1 if binary else n_classes, bias)
+    engine = make_engine(net, binary)
+    g = torch.Generator().manual_seed(5)
+    lead = (K,) if members is None else (members, K)
+    b_in = 2  # small enough for the 9 x 9 layer to be factored
+    x_in = torch.randn(*lead, b_in, D, generator=g, dtype=torch.float64)
+    x_out = torch.randn(*lead, B_OUT, D, generator=g, dtype=torch.float64)
+    if binary:
+        y_in = torch.randint(0, 2, (*lead, b_in), generator=g).double()
+        y_out = torch.randint(0, 2, (*lead, B_OUT), generator=g).double()
+    else:
+        y_in = torch.randint(0, n_classes, (*lead, b_in), generator=g)
+        y_out = torch.randint(0, n_classes, (*lead, B_OUT), generator=g)
+    w_in = torch.rand(*lead, b_in, generator=g, dtype=torch.float64) + 0.5
+    w_out = torch.rand(*lead, B_OUT, generator=g, dtype=torch.float64) + 0.5
+    batches = (x_in, y_in, w_in, x_out, y_out, w_out)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    if members is not None:
+        params = {
+            k: torch.stack([v + 0.1 * torch.randn_like(v) for _ in range(members)])
+            for k, v in params.items()
+        }
+    terms = (None, None)
+    if loss is not None:
+        counts = torch.tensor([[30.0] + [5.0] * (n_classes - 1)], dtype=torch.float64)
+        fitted = fit_loop_loss(
+            make_loss(loss),
+            counts,
+            np.arange(n_classes),
+            binary,
+            10,
+            torch.device("cpu"),
+            "outer_loss",
+            dtype=torch.float64,
+        )
+        fitted.start_epoch(fitted.switch or 0)
+        t = fitted.terms(None if members is None else list(range(members)))
+        terms = (t, t)
+    kw = dict(
+        members=members,
+        first_order=True,
+        inner_lr=0.3,
+        inner_steps=1,
+        inner_loss_weight=0.2,
+        losses=terms,
+    )
+    monkeypatch.setattr(_fastpath, "_FACTOR_ELEMENTS", 0)
+    assert engine._use_factors(params, batches)
+    factored = engine.meta_grad(params, {}, batches, **kw)
+    monkeypatch.setattr(engine, "one_step_factored", False)
+    assert not engine._use_factors(params, batches)
+    per_task = engine.meta_grad(params, {}, batches, **kw)
+    assert set(factored[0]) == set(per_task[0])
+    for name, value in per_task[0].items():
+        torch.testing.assert_close(factored[0][name], value, rtol=1e-9, atol=1e-12)
+    for ours, ref in zip(factored[1:], per_task[1:]):
+        torch.testing.assert_close(ours, ref, rtol=1e-9, atol=1e-12)
