@@ -172,12 +172,14 @@ class StackEngine:
             dz = dz * (w / n).unsqueeze(-1)
         return (per_row * w).mean(1), dz
 
-    def backward(self, params, saved, dz, batched, groups):
+    def backward(self, params, saved, dz, batched, groups, record=None):
         """Parameter gradients from ``dz``, summed within each of ``groups`` groups.
 
         ``groups=None`` sums over everything (gradients shaped like shared
         weights); otherwise the rows are split into ``groups`` equal consecutive
-        groups and each gets its own gradient (a leading dimension).
+        groups and each gets its own gradient (a leading dimension). A dict
+        ``record`` receives, for each linear layer ``i``, its input and output
+        gradient ``(h, d)`` as they are.
         """
         grads = {}
         d = dz
@@ -186,6 +188,8 @@ class StackEngine:
             kind = layer[0]
             if kind == "linear":
                 h = saved[i]
+                if record is not None:
+                    record[i] = (h, d)
                 if groups is None:
                     grads[layer[1]] = torch.mm(
                         d.reshape(-1, d.shape[-1]).t(), h.reshape(-1, h.shape[-1])
@@ -335,28 +339,15 @@ class StackEngine:
             groups,
         )
         dz = dz.reshape(z.shape)
-        # Inner backward: per-task output gradients and inputs of every linear
-        # layer, and the task-mean inner gradient per member.
-        factors, g_in = {}, {}
-        d = dz
-        for i in range(len(self.layers) - 1, self.first_linear - 1, -1):
-            layer = self.layers[i]
-            kind = layer[0]
-            if kind == "linear":
-                h = saved[i]
-                factors[i] = (
-                    h.reshape(n_tasks, b_in, h.shape[-1]),
-                    d.reshape(n_tasks, b_in, d.shape[-1]),
-                )
-                g_in[layer[1]] = torch.bmm(d.transpose(1, 2), h).div_(k_tasks)
-                if layer[2] is not None:
-                    g_in[layer[2]] = d.sum(1).div_(k_tasks)
-                if i > self.first_linear:
-                    d = torch.bmm(d, params[layer[1]])
-            elif kind == "relu":
-                d = torch.ops.aten.threshold_backward(d, saved[i], 0)
-            elif kind == "tanh":
-                d = torch.ops.aten.tanh_backward(d, saved[i])
+        # Inner backward: the task-mean inner gradient per member, and each
+        # linear layer's inputs and output gradients per task.
+        factors = {}
+        g_in = self.backward(params, saved, dz, True, m, record=factors)
+        g_in = {k: g.div_(k_tasks) for k, g in g_in.items()}
+        factors = {
+            i: tuple(t.reshape(n_tasks, b_in, t.shape[-1]) for t in pair)
+            for i, pair in factors.items()
+        }
         # Adapted weights: per-task copies for the small layers.
         phi = {}
         for i, (h, d) in factors.items():
