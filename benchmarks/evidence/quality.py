@@ -664,9 +664,16 @@ def fit_time(sets):
     process (the default twice: the first fit warms up), behind the same
     preprocessing. Run it on an otherwise quiet machine.
     """
+    import importlib.util
+
     from skmetabalance import MetaBalanceClassifier
     from skmetabalance.datasets import load_dataset
 
+    if importlib.util.find_spec("pytabkit") is None:
+        raise SystemExit(
+            "fit-time compares against pytabkit's RealMLP; install it first "
+            "(pip install pytabkit)"
+        )
     for name in sets:
         bunch = load_dataset(name)
         X, y = bunch.data, bunch.target
