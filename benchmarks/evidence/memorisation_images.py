@@ -87,7 +87,9 @@ class LargeCNN(nn.Module):
             nn.MaxPool2d(2),
         )
         self.head = nn.Sequential(
-            nn.Linear(2 * width * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs)
+            nn.Linear(2 * width * 7 * 7, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_outputs),
         )
 
     def forward(self, x):
@@ -244,10 +246,14 @@ def report(steps):
             f"\nimbalance factor {factor}, n_max {n_max}, seeds {seeds}, "
             f"{steps} steps; means over seeds (spread: max - min over seeds)"
         )
-        table = part.groupby("contender")[cols].mean().loc[
-            [c for c in order if c in set(part["contender"])]
-        ]
-        spread = part.groupby("contender")["final_bacc"].agg(lambda s: s.max() - s.min())
+        table = (
+            part.groupby("contender")[cols]
+            .mean()
+            .loc[[c for c in order if c in set(part["contender"])]]
+        )
+        spread = part.groupby("contender")["final_bacc"].agg(
+            lambda s: s.max() - s.min()
+        )
         table["final spread"] = spread.loc[table.index]
         print(rst_table(table.round(3), "contender"))
 
@@ -261,7 +267,9 @@ def curves(factor, seed, steps):
         ):
             continue
         points = json.loads(r["curve"])
-        print(f"\n{r['contender']}: steps, train_loss, train_tail, test_bacc, test_tail")
+        print(
+            f"\n{r['contender']}: steps, train_loss, train_tail, test_bacc, test_tail"
+        )
         for p in points:
             print(
                 f"  {p['steps']:6d} {p['train_loss']:.4f} {p['train_tail']:.3f} "
@@ -273,7 +281,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["run", "report", "curves"])
     parser.add_argument("--contenders", nargs="*", default=["plain", "ros", "la", "mb"])
-    parser.add_argument("--imbalance-factor", type=float, nargs="+", default=[100.0, 10.0])
+    parser.add_argument(
+        "--imbalance-factor", type=float, nargs="+", default=[100.0, 10.0]
+    )
     parser.add_argument("--n-max", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=2000)
