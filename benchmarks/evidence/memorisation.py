@@ -308,7 +308,7 @@ def report(sets, width, depth, steps, reference):
     table = per_set.loc[complete].groupby("contender").mean()
     order = [c for c in CONTENDERS if c in table.index]
     table = table.loc[order]
-    splits = sorted(frame["split"].astype(int).unique())
+    splits = sorted(int(s) for s in frame["split"].unique())
     print(
         f"{len(sets)} sets, splits {splits}, {depth} x {width} units, {steps} steps; "
         "means over sets of per-set means over splits"
