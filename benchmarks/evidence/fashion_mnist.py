@@ -47,12 +47,15 @@ class SmallCNN(nn.Module):
     Takes flattened 28x28 rows, so that samplers and splitters see a table.
     GroupNorm instead of BatchNorm: no running statistics, so the network can
     be vectorised over MetaBalance tasks and predicts the same in any batch.
+    ``hidden`` puts a hidden ReLU layer of that many units before the head.
     """
 
-    def __init__(self, n_features, n_outputs, width=16):
+    def __init__(self, n_features, n_outputs, width=16, hidden=None):
         super().__init__()
         if n_features != 28 * 28:
-            raise ValueError(f"SmallCNN expects 784 features, got {n_features}.")
+            raise ValueError(
+                f"{type(self).__name__} expects 784 features, got {n_features}."
+            )
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1),
             nn.GroupNorm(4, width),
@@ -63,7 +66,13 @@ class SmallCNN(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),
         )
-        self.head = nn.Linear(2 * width * 7 * 7, n_outputs)
+        n_flat = 2 * width * 7 * 7
+        if hidden is None:
+            self.head = nn.Linear(n_flat, n_outputs)
+        else:
+            self.head = nn.Sequential(
+                nn.Linear(n_flat, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs)
+            )
 
     def forward(self, x):
         x = x.reshape(-1, 1, 28, 28)

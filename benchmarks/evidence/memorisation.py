@@ -174,8 +174,57 @@ def _measure_fn(X_tr, y_tr, X_te, y_te):
     return measure
 
 
-def fit_one(contender, dataset, split, width, depth, steps, every, threads=None):
+def probed_fit(contender, seed, common, measure, steps, every, X, y):
+    """Fit ``contender`` (seeded by ``seed``, on top of the ``common``
+    parameters) for ``steps`` steps, probed by ``measure`` every ``every``.
+
+    Returns the fitted estimator, its curve (ending with the weights the fit
+    ends with) and the fit seconds.
+    """
     from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
+
+    kind, params = CONTENDERS[contender]
+    params = dict(params)
+    for key in ("sampler", "inner_sampler", "outer_sampler"):
+        if params.get(key) in ("ros", "rus", "smote"):
+            params[key] = _sampler(params[key], seed)
+    base = MetaBalanceClassifier if kind == "mb" else BalancedNetClassifier
+    est = _instrumented(base, steps, every, measure)(**common, **params)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    seconds = time.perf_counter() - t0
+    curve = est.probe_.curve
+    if not curve or curve[-1]["steps"] != est.n_steps_:
+        # The weights the fit ends with (the module is in eval mode after fit).
+        with torch.no_grad():
+            curve.append({"steps": est.n_steps_, **measure(est.module_)})
+    return est, curve, seconds
+
+
+def curve_json(curve):
+    """A probe curve as one compact JSON cell."""
+    return json.dumps(
+        [{k: round(v, 5) for k, v in c.items()} for c in curve], separators=(",", ":")
+    )
+
+
+def run_fits(fit, tasks, jobs, results, fields):
+    """Run ``fit(*task)`` for every task, ``jobs`` at a time (one thread
+    each when more than one), appending each row to ``results`` as it ends."""
+    from joblib import Parallel, delayed
+
+    with append_rows(results, fields) as write:
+        rows = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(fit)(*t, threads=1 if jobs > 1 else None) for t in tasks
+        )
+        for row in rows:
+            write(row)
+            print({k: v for k, v in row.items() if k != "curve"}, flush=True)
+
+
+def fit_one(contender, dataset, split, width, depth, steps, every, threads=None):
     from skmetabalance.datasets import load_dataset
 
     if threads:
@@ -185,11 +234,6 @@ def fit_one(contender, dataset, split, width, depth, steps, every, threads=None)
     tr, te = _split(y, split, "test")
     pre = preprocessor(bunch).fit(X[tr])
     X_tr, X_te = pre.transform(X[tr]), pre.transform(X[te])
-    kind, params = CONTENDERS[contender]
-    params = dict(params)
-    for key in ("sampler", "inner_sampler", "outer_sampler"):
-        if params.get(key) in ("ros", "rus", "smote"):
-            params[key] = _sampler(params[key], split)
     common = dict(
         hidden_layer_sizes=(width,) * depth,
         n_estimators=1,
@@ -197,19 +241,10 @@ def fit_one(contender, dataset, split, width, depth, steps, every, threads=None)
         geometry="fixed",
         random_state=split,
     )
-    base = MetaBalanceClassifier if kind == "mb" else BalancedNetClassifier
-    cls = _instrumented(base, steps, every, _measure_fn(X_tr, y[tr], X_te, y[te]))
-    est = cls(**common, **params)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X_tr, y[tr])
-    seconds = time.perf_counter() - t0
-    curve = est.probe_.curve
-    if not curve or curve[-1]["steps"] != est.n_steps_:
-        # The weights the fit ends with (the module is in eval mode after fit).
-        with torch.no_grad():
-            curve.append({"steps": est.n_steps_, **est.probe_.measure(est.module_)})
+    measure = _measure_fn(X_tr, y[tr], X_te, y[te])
+    _, curve, seconds = probed_fit(
+        contender, split, common, measure, steps, every, X_tr, y[tr]
+    )
     last = curve[-1]
     return dict(
         dataset=dataset,
@@ -225,10 +260,7 @@ def fit_one(contender, dataset, split, width, depth, steps, every, threads=None)
         test_recall=f"{last['test_recall']:.6f}",
         train_loss=f"{last['train_loss']:.6g}",
         fit_seconds=f"{seconds:.3f}",
-        curve=json.dumps(
-            [{k: round(v, 5) for k, v in c.items()} for c in curve],
-            separators=(",", ":"),
-        ),
+        curve=curve_json(curve),
     )
 
 
@@ -244,8 +276,6 @@ def _key(r):
 
 
 def run(contenders, sets, splits, width, depth, steps, every, jobs):
-    from joblib import Parallel, delayed
-
     unknown = sorted(set(contenders) - set(CONTENDERS))
     if unknown:
         raise SystemExit(f"unknown contenders {unknown}; known: {list(CONTENDERS)}")
@@ -258,13 +288,7 @@ def run(contenders, sets, splits, width, depth, steps, every, jobs):
         if (d, s, c, width, depth, steps) not in done
     ]
     print(f"{len(tasks)} fits to run", flush=True)
-    with append_rows(RESULTS, FIELDS) as write:
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(fit_one)(*t, threads=1 if jobs > 1 else None) for t in tasks
-        )
-        for row in results:
-            write(row)
-            print({k: v for k, v in row.items() if k != "curve"}, flush=True)
+    run_fits(fit_one, tasks, jobs, RESULTS, FIELDS)
 
 
 def _frame(sets, width, depth, steps):

@@ -33,16 +33,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import append_rows, read_rows, rst_table
+from _common import read_rows, rst_table
 from fashion_mnist import SmallCNN
-from memorisation import CONTENDERS, _instrumented, _sampler
-from torch import nn
+from memorisation import CONTENDERS, curve_json, probed_fit, run_fits
 
 RESULTS = Path(__file__).parent / "results" / "memorisation_images.csv"
 FIELDS = [
@@ -63,9 +60,9 @@ FIELDS = [
 TAIL = (7, 8, 9)
 
 
-class LargeCNN(nn.Module):
-    """Two 3x3 convolution blocks of 32 and 64 channels (GroupNorm, ReLU,
-    2x2 max-pool), a 128-unit hidden layer and a linear head.
+class LargeCNN(SmallCNN):
+    """``SmallCNN`` at 32 and 64 channels, with a 128-unit hidden layer
+    before the linear head.
 
     About 0.42M weights, twenty times ``SmallCNN`` (21k); like it, it takes
     flattened 28x28 rows and has no running statistics, so that it can be
@@ -73,28 +70,7 @@ class LargeCNN(nn.Module):
     """
 
     def __init__(self, n_features, n_outputs, width=32, hidden=128):
-        super().__init__()
-        if n_features != 28 * 28:
-            raise ValueError(f"LargeCNN expects 784 features, got {n_features}.")
-        self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1),
-            nn.GroupNorm(4, width),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.GroupNorm(4, 2 * width),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
-        self.head = nn.Sequential(
-            nn.Linear(2 * width * 7 * 7, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, n_outputs),
-        )
-
-    def forward(self, x):
-        x = x.reshape(-1, 1, 28, 28)
-        return self.head(self.features(x).flatten(1))
+        super().__init__(n_features, n_outputs, width=width, hidden=hidden)
 
 
 def large_cnn(n_features, n_outputs):
@@ -133,7 +109,6 @@ def _measure_fn(X_tr, y_tr, X_te, y_te, chunk=1000):
 
 
 def fit_one(contender, imbalance_factor, n_max, seed, steps, every, threads=None):
-    from skmetabalance import BalancedNetClassifier, MetaBalanceClassifier
     from skmetabalance.datasets import load_fashion_mnist_lt
 
     if threads:
@@ -141,11 +116,6 @@ def fit_one(contender, imbalance_factor, n_max, seed, steps, every, threads=None
     data = load_fashion_mnist_lt(
         imbalance_factor=imbalance_factor, n_max=n_max, random_state=seed
     )
-    kind, params = CONTENDERS[contender]
-    params = dict(params)
-    for key in ("sampler", "inner_sampler", "outer_sampler"):
-        if params.get(key) in ("ros", "rus", "smote"):
-            params[key] = _sampler(params[key], seed)
     common = dict(
         module=large_cnn,
         n_estimators=1,
@@ -156,17 +126,9 @@ def fit_one(contender, imbalance_factor, n_max, seed, steps, every, threads=None
         random_state=seed,
     )
     measure = _measure_fn(data.X_train, data.y_train, data.X_test, data.y_test)
-    base = MetaBalanceClassifier if kind == "mb" else BalancedNetClassifier
-    est = _instrumented(base, steps, every, measure)(**common, **params)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(data.X_train, data.y_train)
-    seconds = time.perf_counter() - t0
-    curve = est.probe_.curve
-    if not curve or curve[-1]["steps"] != est.n_steps_:
-        with torch.no_grad():
-            curve.append({"steps": est.n_steps_, **measure(est.module_)})
+    est, curve, seconds = probed_fit(
+        contender, seed, common, measure, steps, every, data.X_train, data.y_train
+    )
     last = curve[-1]
     return dict(
         imbalance_factor=imbalance_factor,
@@ -181,10 +143,7 @@ def fit_one(contender, imbalance_factor, n_max, seed, steps, every, threads=None
         test_tail=f"{last['test_tail']:.6f}",
         train_loss=f"{last['train_loss']:.6g}",
         fit_seconds=f"{seconds:.3f}",
-        curve=json.dumps(
-            [{k: round(v, 5) for k, v in c.items()} for c in curve],
-            separators=(",", ":"),
-        ),
+        curve=curve_json(curve),
     )
 
 
@@ -199,8 +158,6 @@ def _key(r):
 
 
 def run(contenders, factors, n_max, seeds, steps, every, jobs):
-    from joblib import Parallel, delayed
-
     unknown = sorted(set(contenders) - set(CONTENDERS))
     if unknown:
         raise SystemExit(f"unknown contenders {unknown}; known: {list(CONTENDERS)}")
@@ -217,13 +174,7 @@ def run(contenders, factors, n_max, seeds, steps, every, jobs):
         f"weights, SmallCNN {n_weights(SmallCNN(784, 10)):,}",
         flush=True,
     )
-    with append_rows(RESULTS, FIELDS) as write:
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(fit_one)(*t, threads=1 if jobs > 1 else None) for t in tasks
-        )
-        for row in results:
-            write(row)
-            print({k: v for k, v in row.items() if k != "curve"}, flush=True)
+    run_fits(fit_one, tasks, jobs, RESULTS, FIELDS)
 
 
 def report(steps):
