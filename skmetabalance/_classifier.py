@@ -28,6 +28,7 @@ from ._data import IndexStream, resolve_device
 from ._fastpath import make_engine
 from ._inference import forward_logits
 from ._modules import Ensemble, average_logits, build_module, check_output_shape
+from ._optim import SGD
 from ._samplers import SAMPLER_ALIASES, make_sampler, resample
 from ._seeding import SeedPlan
 from ._threads import TorchRNG
@@ -196,7 +197,7 @@ class _FitRun:
     class_prior: np.ndarray
     trained_prior: np.ndarray
     geometry: dict
-    optimizer: torch.optim.Optimizer
+    optimizer: SGD
     stepper: object
     early_stopping: EarlyStopping | None
     history: list
@@ -470,15 +471,12 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _make_optimizer(self, stepper, state, lr):
         """SGD over the tensors the stepper trains, resuming ``state``."""
-        optimizer = torch.optim.SGD(
+        optimizer = SGD(
             stepper.parameters(),
             lr=lr,
             momentum=self.momentum,
             nesterov=self.momentum > 0,
             weight_decay=self.weight_decay,
-            # One kernel per update for all parameters (the default on the CPU
-            # is a Python loop over them).
-            foreach=True,
         )
         if state is not None:
             stepper.weights.import_state(optimizer, state)

@@ -32,6 +32,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._modules import Ensemble
+from ._optim import SGD
 from ._threads import untouched_global_rng
 
 __all__ = [
@@ -514,7 +515,7 @@ def _optimizer_from_state(meta, tensors, net):
     # it, so that a state which does not fit is refused now, not at refit.
     params = [p for p in net.parameters() if p.requires_grad]
     try:
-        torch.optim.SGD(params, lr=0.1, momentum=0.9).load_state_dict(opt_state)
+        SGD(params, lr=0.1, momentum=0.9).load_state_dict(opt_state)
     except Exception as exc:
         raise StateError(
             f"the optimizer state does not fit the network ({type(exc).__name__}: "

@@ -32,6 +32,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+from ._optim import SGD
 from ._threads import n_params, one_thread, small_step
 
 __all__ = [
@@ -193,8 +194,7 @@ class _StackedParameters:
 
     def _per_member_optimizer(self, optimizer):
         params = [m.get_parameter(k) for m in self.modules for k in self.names]
-        group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
-        return torch.optim.SGD(params, **group), params
+        return SGD.like(params, optimizer.param_groups[0]), params
 
     def export_state(self, optimizer):
         """The optimiser state as one SGD over every member's parameters would hold."""
