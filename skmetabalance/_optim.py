@@ -25,8 +25,9 @@ import torch
 
 __all__ = ["SGD"]
 
-#: Hyperparameters of a group, with the values this optimiser supports where
-#: it supports only one (``torch.optim.SGD`` keeps the same keys).
+#: Group keys of ``torch.optim.SGD`` this optimiser keeps only for the state
+#: layout, at their values; the first two change the update and are checked
+#: when a state is loaded, the others do not.
 _FIXED = {
     "dampening": 0,
     "maximize": False,
@@ -34,6 +35,7 @@ _FIXED = {
     "differentiable": False,
     "fused": None,
 }
+_CHECKED = ("dampening", "maximize")
 _FREE = ("lr", "momentum", "weight_decay", "nesterov")
 
 
@@ -156,8 +158,9 @@ class SGD:
                     f"{len(saved['params'])} parameters; this optimizer's holds "
                     f"{len(group['params'])}"
                 )
-            for key, value in _FIXED.items():
-                if key in saved and saved[key] != value and key != "foreach":
+            for key in _CHECKED:
+                value = _FIXED[key]
+                if key in saved and saved[key] != value:
                     raise ValueError(
                         f"the optimizer state has {key}={saved[key]!r}; this SGD "
                         f"supports only {key}={value!r}"

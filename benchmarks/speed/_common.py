@@ -8,9 +8,11 @@ The scripts are run from the repository root, e.g.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -55,6 +57,20 @@ PUBLISHED = dict(
     weight_decay=5e-4,
     early_stopping=False,
 )
+
+
+def run_child(code, payload):
+    """Run ``code`` in a fresh interpreter, ``payload`` as JSON in ``sys.argv[1]``.
+
+    Returns the child's last line of standard output, parsed as JSON.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(payload)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def base_parser(description, default_name, default_threads=None):

@@ -17,10 +17,9 @@ reported with its ratio to E = 1. Settings:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
+
+from _common import run_child
 
 SETTINGS = {
     "default": (
@@ -61,11 +60,7 @@ print(json.dumps([seconds, peak, est.n_steps_]))
 
 
 def _run(cls, params, shape, epochs, members):
-    arg = json.dumps([cls, params, shape, epochs, members])
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, arg], check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(_CHILD, [cls, params, shape, epochs, members])
 
 
 def main(argv=None):

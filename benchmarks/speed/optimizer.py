@@ -20,10 +20,9 @@ repeat; medians are reported with the ratio own / torch. Settings:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
+
+from _common import run_child
 
 SETTINGS = {
     "small": ("MetaBalanceClassifier", {}, "cancer"),
@@ -71,11 +70,7 @@ print(json.dumps([imported, *times, est.n_steps_]))
 
 
 def _run(cls, params, data, which):
-    arg = json.dumps([cls, params, data, which])
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, arg], check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(_CHILD, [cls, params, data, which])
 
 
 def main(argv=None):
