@@ -3,7 +3,10 @@
 For each network setting and each number of members E, one fit with a fixed
 number of epochs runs in a fresh process (so that its peak resident memory is
 its own); the E values alternate within each repeat and the median time is
-reported with its ratio to E = 1. Settings:
+reported with its ratio to E = 1. Before the timed fit, each process runs one
+short fit of the same estimator on 500 rows, so that the time is of the fit
+itself and not of the imports and first-use costs every fresh process pays
+once (``--cold`` times the first fit instead). Settings:
 
 * ``default``: ``MetaBalanceClassifier()`` (MLP 64-64, K = 4, 16 + 16 rows) on
   10,000 x 20 generated rows with 5 % positives;
@@ -11,7 +14,7 @@ reported with its ratio to E = 1. Settings:
   rows, SGD lr 0.02) on 8,000 x 12 generated rows with 5 % positives;
 * ``plain``: ``BalancedNetClassifier(sampler="over")`` on the default rows.
 
-    python benchmarks/speed/ensemble.py [--repeats 3] [--epochs 5]
+    python benchmarks/speed/ensemble.py [--repeats 3] [--epochs 5] [--cold]
 """
 
 from __future__ import annotations
@@ -46,11 +49,14 @@ _CHILD = """
 import json, resource, sys, time
 from sklearn.datasets import make_classification
 import skmetabalance
-cls, params, shape, epochs, members = json.loads(sys.argv[1])
+cls, params, shape, epochs, members, warm = json.loads(sys.argv[1])
 X, y = make_classification(shape[0], shape[1], n_informative=shape[1] // 2,
                            weights=[0.95], random_state=0)
-est = getattr(skmetabalance, cls)(max_iter=epochs, early_stopping=False,
-                                  n_estimators=members, random_state=0, **params)
+make = lambda **kw: getattr(skmetabalance, cls)(early_stopping=False,
+                                                random_state=0, **params, **kw)
+if warm:
+    make(max_iter=1, n_estimators=members).fit(X[:500], y[:500])
+est = make(max_iter=epochs, n_estimators=members)
 t0 = time.perf_counter()
 est.fit(X, y)
 seconds = time.perf_counter() - t0
@@ -59,8 +65,8 @@ print(json.dumps([seconds, peak, est.n_steps_]))
 """
 
 
-def _run(cls, params, shape, epochs, members):
-    return run_child(_CHILD, [cls, params, shape, epochs, members])
+def _run(cls, params, shape, epochs, members, warm):
+    return run_child(_CHILD, [cls, params, shape, epochs, members, warm])
 
 
 def main(argv=None):
@@ -69,6 +75,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--members", type=int, nargs="*", default=[1, 2, 4, 8, 16])
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS))
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="time the first fit of each process (imports included)",
+    )
     args = parser.parse_args(argv)
     print(f"{'setting':8s} {'E':>3s} {'fit s':>8s} {'x E=1':>6s} {'peak MB':>8s} steps")
     for name in args.settings:
@@ -78,7 +89,9 @@ def main(argv=None):
         steps = {}
         for _ in range(args.repeats):
             for e in args.members:
-                seconds, peak, n_steps = _run(cls, params, shape, args.epochs, e)
+                seconds, peak, n_steps = _run(
+                    cls, params, shape, args.epochs, e, not args.cold
+                )
                 times[e].append(seconds)
                 peaks[e].append(peak)
                 steps[e] = n_steps
