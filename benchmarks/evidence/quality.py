@@ -26,6 +26,13 @@ of the study group):
     python benchmarks/evidence/quality.py run --candidates mb --part test
     python benchmarks/evidence/quality.py report [--reference mb]
     python benchmarks/evidence/quality.py fit-time --sets german vowel0
+    python benchmarks/evidence/quality.py recheck --candidates mb_e4 --jobs 2
+
+``recheck`` refits a candidate's stored rows with the code as it is now (to
+``results/quality_recheck.csv``, which ``--tag`` labels; one tag per code
+state) and prints, per set, how many refits gave the stored AP and the paired
+verdict of the differences: a change to the engine that should not move the
+results must come out a tie on every set.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
 
 RESULTS = Path(__file__).parent / "results" / "quality.csv"
+#: Refits of stored rows by ``recheck``, at the code of the day they were run.
+RECHECK = Path(__file__).parent / "results" / "quality_recheck.csv"
 FIELDS = ["dataset", "split", "candidate", "part", "ap", "fit_seconds", "n_iter"]
 N_SPLITS = 5
 #: A per-set mean difference counts as a win or loss only beyond this band:
@@ -491,6 +500,52 @@ def run(candidates, part, sets, jobs):
             print(row, flush=True)
 
 
+def recheck(candidates, part, sets, jobs, tag):
+    """Refit stored rows of ``candidates`` now; compare with the stored AP."""
+    from joblib import Parallel, delayed
+
+    stored = {
+        (r["dataset"], int(r["split"]), r["candidate"]): float(r["ap"])
+        for r in read_rows(RESULTS)
+        if r["part"] == part and r["candidate"] in candidates and r["dataset"] in sets
+    }
+    fields = ["tag", *FIELDS]
+    done = {
+        (r["dataset"], int(r["split"]), r["candidate"])
+        for r in read_rows(RECHECK)
+        if r["tag"] == tag and r["part"] == part
+    }
+    tasks = [key for key in stored if key not in done]
+    print(f"{len(tasks)} refits to run", flush=True)
+    with append_rows(RECHECK, fields) as write:
+        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(_fit_one)(c, d, s, part, threads=1 if jobs > 1 else None)
+            for d, s, c in tasks
+        )
+        for row in results:
+            write({"tag": tag, **row})
+            print(row, flush=True)
+    refits = {
+        (r["dataset"], int(r["split"]), r["candidate"]): float(r["ap"])
+        for r in read_rows(RECHECK)
+        if r["tag"] == tag and r["part"] == part
+    }
+    for c in candidates:
+        print(f"\n{c}, {part}: refit ({tag}) minus stored AP")
+        print(f"{'set':26s} {'same':>5s} {'mean':>8s} {'se':>7s} verdict")
+        counts = {"win": 0, "tie": 0, "loss": 0}
+        for d in sorted(sets):
+            keys = [k for k in stored if k[0] == d and k[2] == c and k in refits]
+            if len(keys) < 2:
+                continue
+            diffs = [refits[k] - stored[k] for k in keys]
+            same = sum(abs(x) < 5e-7 for x in diffs)
+            mean, se, verdict = paired_verdict(diffs, MIN_EFFECT)
+            counts[verdict] += 1
+            print(f"{d:26s} {same:2d}/{len(keys):<2d} {mean:+8.4f} {se:7.4f} {verdict}")
+        print("sets:", ", ".join(f"{n} {v}" for v, n in counts.items()))
+
+
 def _table(rows, part):
     """{(dataset, candidate): [ap per split]} and the same for fit seconds."""
     ap, sec = {}, {}
@@ -711,6 +766,7 @@ def main(argv=None):
             "pairs",
             "targets",
             "fit-time",
+            "recheck",
         ],
     )
     parser.add_argument("--candidates", nargs="*", default=["mb"])
@@ -718,6 +774,9 @@ def main(argv=None):
     parser.add_argument("--sets", nargs="*", default=None)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--reference", default="mb")
+    parser.add_argument(
+        "--tag", default="now", help="recheck: a label for the code state refitted"
+    )
     parser.add_argument(
         "--networks",
         nargs="*",
@@ -728,6 +787,16 @@ def main(argv=None):
     if args.command == "sets":
         print("selection:", " ".join(SELECTION))
         print("held out: ", " ".join(HELD_OUT))
+        return
+    if args.command == "recheck":
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        recheck(
+            args.candidates,
+            args.part,
+            args.sets or _sets_of(args.part),
+            args.jobs,
+            args.tag,
+        )
         return
     if args.command == "fit-time":
         fit_time(args.sets or HELD_OUT_STUDY)
