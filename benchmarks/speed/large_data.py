@@ -1,13 +1,16 @@
 """Large data: the default networks against gradient boosting, time, memory and AP.
 
 Data, generated once per size and cached (``--cache``): ``make_classification(
-n, 50, n_informative=20, n_redundant=10, weights=[1 - p], flip_y=0.01,
-class_sep=0.8, random_state=0)`` with ``p`` the positive share (1 % and
-0.2 %), split 80/20 (stratified, seed 0), standardised on the training rows
-and stored as float32.
+n, f, n_informative=2 * f // 5, n_redundant=f // 5, weights=[1 - p],
+flip_y=0.01, class_sep=0.8, random_state=0)`` with ``p`` the positive share
+(1 % and 0.2 %) and ``f`` the columns (``--features``, 50 by default),
+split 80/20 (stratified, seed 0), standardised on the training rows and
+stored as float32.
 
 Models, each fitted on the training rows and scored on the test rows with
-average precision (AP):
+average precision (AP). ``n_iter`` is each model's ``n_iter_``: epochs for
+the networks, boosting iterations for HGB (its early stopping sets them, and
+with them its time):
 
 * ``metabalance``: ``MetaBalanceClassifier()`` (its defaults: the row-adaptive
   geometry, early stopping, four members);
@@ -102,9 +105,10 @@ def make_estimator(name, seed, device):
     raise ValueError(f"unknown model {name!r}")
 
 
-def data(rows, positive, cache):
+def data(rows, positive, cache, features=50):
     """Training and test rows of one size, generated once and cached."""
-    path = Path(cache) / f"large_{rows}_{positive}.npz"
+    shape = "" if features == 50 else f"_{features}f"
+    path = Path(cache) / f"large_{rows}_{positive}{shape}.npz"
     if not path.exists():
         from sklearn.datasets import make_classification
         from sklearn.model_selection import train_test_split
@@ -112,9 +116,9 @@ def data(rows, positive, cache):
 
         X, y = make_classification(
             rows,
-            50,
-            n_informative=20,
-            n_redundant=10,
+            features,
+            n_informative=(2 * features) // 5,
+            n_redundant=features // 5,
             weights=[1 - positive],
             flip_y=0.01,
             class_sep=0.8,
@@ -142,7 +146,9 @@ def worker(args):
     from skmetabalance import MetaBalanceClassifier
 
     apply_threads(args)
-    X_tr, X_te, y_tr, y_te = data(args.rows[0], args.positive[0], args.cache)
+    X_tr, X_te, y_tr, y_te = data(
+        args.rows[0], args.positive[0], args.cache, args.features
+    )
     X_tr = X_tr.astype(args.dtype, copy=False)
     # A tiny fit first, so that lazy imports and first calls are not timed.
     MetaBalanceClassifier(max_iter=1, device=args.device).fit(X_tr[:500], y_tr[:500])
@@ -157,6 +163,7 @@ def worker(args):
     record = {
         "rows": args.rows[0],
         "positive": args.positive[0],
+        "features": args.features,
         "model": args.model,
         "seed": args.seeds[0],
         "fit_s": fit_s,
@@ -181,6 +188,8 @@ def run_one(args, rows, positive, model, seed):
         str(rows),
         "--positive",
         str(positive),
+        "--features",
+        str(args.features),
         "--model",
         model,
         "--seeds",
@@ -198,7 +207,8 @@ def run_one(args, rows, positive, model, seed):
     record = json.loads(out.stdout.strip().splitlines()[-1])
     print(
         f"  rows={rows:>8d} positive={positive:<6g} {model:<18s} seed={seed}: "
-        f"fit {record['fit_s']:7.1f} s, AP {record['ap']:.4f}, fit peak "
+        f"fit {record['fit_s']:7.1f} s, n_iter_ {record['epochs']}, "
+        f"AP {record['ap']:.4f}, fit peak "
         f"+{record['fit_peak_mb']:.0f} MB (X {record['x_mb']:.0f} MB)",
         flush=True,
     )
@@ -220,6 +230,7 @@ def summarise(records):
             fit_peak_mb=("fit_peak_mb", "median"),
             x_mb=("x_mb", "first"),
             steps=("steps", "median"),
+            n_iter=("epochs", "median"),
             seeds=("seed", "count"),
         )
         .reset_index()
@@ -241,6 +252,13 @@ def main():
         "--rows", type=int, nargs="+", default=[100_000, 285_000, 1_000_000]
     )
     parser.add_argument("--positive", type=float, nargs="+", default=[0.01, 0.002])
+    parser.add_argument(
+        "--features",
+        type=int,
+        default=50,
+        help="columns of the generated rows, 40 %% informative and 20 %% "
+        "redundant (default: %(default)s)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--models",
@@ -278,7 +296,9 @@ def main():
     records = []
     for rows in args.rows:
         for positive in args.positive:
-            data(rows, positive, args.cache)  # generated outside the timed fits
+            data(
+                rows, positive, args.cache, args.features
+            )  # generated outside the timed fits
             for seed in args.seeds:
                 for model in models:
                     records.append(run_one(args, rows, positive, model, seed))
