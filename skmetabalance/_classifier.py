@@ -46,8 +46,12 @@ BASE_ROWS = 64
 #: Most rows an epoch covers with ``geometry='auto'`` (a larger set takes
 #: several epochs to pass over). It equals ``PASS_STEPS * BASE_ROWS``: with the
 #: default batch sizes, batches grow and epochs stop covering a whole pass
-#: from the same size on.
+#: from the same size on. Once the batches grow ``g``-fold, an epoch covers
+#: ``EPOCH_ROWS / g`` rows, but at least :data:`MIN_EPOCH_SHARE` of the set.
 EPOCH_ROWS = PASS_STEPS * BASE_ROWS
+#: Smallest share of the set an epoch covers once batches grow: ten epochs,
+#: the default patience, see at least one pass.
+MIN_EPOCH_SHARE = 0.1
 #: Largest factor by which ``geometry='auto'`` grows the batches.
 MAX_GROWTH = 64
 
@@ -444,7 +448,9 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         step, BASE_ROWS)`` rows the batches grow in proportion to the rows (at
         most :data:`MAX_GROWTH` times) and the learning rate with the square
         root of that growth; with more than :data:`EPOCH_ROWS` rows, an epoch
-        covers that many rows of the set rather than all of them.
+        covers that many rows of the set rather than all of them, and once
+        the batches grow ``g``-fold, ``EPOCH_ROWS / g`` rows, but at least
+        :data:`MIN_EPOCH_SHARE` of the set.
         """
         growth = 1.0
         given = self._rows_per_step({k: getattr(self, k) for k in self._BATCH_PARAMS})
@@ -456,17 +462,23 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
             for name in self._BATCH_PARAMS
         }
         rows = self._rows_per_step(sizes)
+        # None: one pass over the set (the stepper counts it).
+        steps_per_epoch = None
+        if self.geometry == "auto" and n_rows > EPOCH_ROWS:
+            epoch_rows = EPOCH_ROWS
+            if growth > 1:
+                # Larger batches at a larger rate reach their best sooner: a
+                # shorter epoch makes the patience wait for less.
+                epoch_rows = min(
+                    EPOCH_ROWS, max(EPOCH_ROWS / growth, MIN_EPOCH_SHARE * n_rows)
+                )
+            steps_per_epoch = math.ceil(epoch_rows / rows)
         return {
             "growth": growth,
             **sizes,
             "rows_per_step": rows,
             "lr": self.lr * math.sqrt(growth),
-            # None: one pass over the set (the stepper counts it).
-            "steps_per_epoch": (
-                math.ceil(EPOCH_ROWS / rows)
-                if self.geometry == "auto" and n_rows > EPOCH_ROWS
-                else None
-            ),
+            "steps_per_epoch": steps_per_epoch,
         }
 
     def _make_optimizer(self, stepper, state, lr):
@@ -1458,11 +1470,11 @@ _TRAINING_DOC_PARAMS = """
         an epoch counts takes at most 2,048 steps of at least 64 rows (131,072
         rows with the default batch sizes). On a larger set every batch grows
         in proportion to its rows (at most 64 times), ``lr`` is multiplied by
-        the square root of that growth, and an epoch covers 131,072 rows of the
-        set (part of a pass; the next epoch continues where it stopped). An
-        epoch, ``n_iter_no_change`` and ``max_iter`` then stand for the same
-        amount of training at any size, and a large set trains in a bounded
-        number of optimiser steps of larger batches. What a fit used is in
+        the square root of that growth, and an epoch covers part of a pass
+        (the next epoch continues where it stopped): ``131072 / growth`` rows,
+        but at least a tenth of the set, so that ten epochs of patience see at
+        least one pass. A large set then trains in a bounded number of
+        optimiser steps of larger batches. What a fit used is in
         ``geometry_``.
     n_estimators : int, default={n_estimators}
         Number of networks trained together as an ensemble. Members differ in

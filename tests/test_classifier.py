@@ -576,6 +576,48 @@ def test_auto_geometry_is_the_fixed_one_on_small_sets(binary_data, Est):
     assert a.n_steps_ == a.n_iter_ * a.geometry_["steps_per_epoch"]
 
 
+@pytest.mark.parametrize("Est", [meta, plain])
+def test_auto_geometry_epochs_shorten_as_batches_grow(Est):
+    import skmetabalance._classifier as classifier
+
+    est = Est()
+    base = classifier.EPOCH_ROWS
+
+    def epoch_rows(n):
+        g = est._geometry(n)
+        return g, g["steps_per_epoch"] * g["rows_per_step"]
+
+    # Up to EPOCH_ROWS rows an epoch is one pass (the stepper counts it).
+    assert est._geometry(base)["steps_per_epoch"] is None
+    assert est._geometry(base)["growth"] == 1.0
+    # Just past it, an epoch covers about EPOCH_ROWS rows: no jump in length.
+    g, rows = epoch_rows(base + 1000)
+    assert g["growth"] > 1
+    assert base / g["growth"] <= rows < base / g["growth"] + g["rows_per_step"]
+    assert rows > 0.95 * base
+    # Batches three times as large: an epoch of a third of EPOCH_ROWS rows,
+    # more than a tenth of the set.
+    g, rows = epoch_rows(3 * base)
+    assert g["growth"] == pytest.approx(3.0)
+    assert base / 3 <= rows < base / 3 + g["rows_per_step"]
+    # Batches eight times as large: a tenth of the set is the longer epoch.
+    g, rows = epoch_rows(8 * base)
+    assert 0.1 * 8 * base <= rows < 0.1 * 8 * base + g["rows_per_step"]
+    # From ten times EPOCH_ROWS on, an epoch covers EPOCH_ROWS rows again.
+    for n in (10 * base, 40 * base):
+        g, rows = epoch_rows(n)
+        assert base <= rows < base + g["rows_per_step"]
+    # In steps, an epoch never gets longer as the rows grow (up to the
+    # rounding of the batch sizes).
+    sizes = np.linspace(base + 1, 12 * base, 45).astype(int)
+    steps = [est._geometry(n)["steps_per_epoch"] for n in sizes]
+    assert all(b <= 1.02 * a for a, b in zip(steps, steps[1:]))
+    assert steps[0] == base // est._geometry(base)["rows_per_step"] and steps[-1] < 200
+    assert (
+        est.set_params(geometry="fixed")._geometry(3 * base)["steps_per_epoch"] is None
+    )
+
+
 def test_auto_geometry_grows_batches_on_large_sets(binary_data, monkeypatch):
     import skmetabalance._classifier as classifier
 
@@ -592,8 +634,9 @@ def test_auto_geometry_grows_batches_on_large_sets(binary_data, monkeypatch):
     assert g["outer_batch_size"] == round(clf.outer_batch_size * g["growth"])
     assert g["rows_per_step"] == clf.tasks_per_step * g["outer_batch_size"]
     assert g["lr"] == pytest.approx(clf.lr * np.sqrt(g["growth"]))
-    # An epoch covers EPOCH_ROWS rows of the outer set, not all of them.
-    assert g["steps_per_epoch"] == int(np.ceil(256 / g["rows_per_step"]))
+    # An epoch covers EPOCH_ROWS / growth rows of the outer set (more than a
+    # tenth of it here), not all of them.
+    assert g["steps_per_epoch"] == int(np.ceil(256 / g["growth"] / g["rows_per_step"]))
     assert g["steps_per_epoch"] < int(np.ceil(n_outer / g["rows_per_step"]))
     assert clf.n_steps_ == 3 * g["steps_per_epoch"]
     assert clf.history_[-1]["steps"] == clf.n_steps_
