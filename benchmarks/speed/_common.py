@@ -44,8 +44,10 @@ LENDING_CLUB_COLUMNS = [
     "total_il_high_credit_limit",
 ]
 
-#: The published loan-default configuration (Bansal et al., 2021).
+#: The published loan-default configuration (Bansal et al., 2021): one
+#: network, whatever the estimator's default number of members.
 PUBLISHED = dict(
+    n_estimators=1,
     hidden_layer_sizes=(25,),
     tasks_per_step=81,
     batch_size=24,

@@ -35,6 +35,19 @@ est = MetaBalanceClassifier(max_iter=3, early_stopping=False, tasks_per_step=81,
                             hidden_layer_sizes=(25,), random_state=0)
 run = lambda: est.fit(X, y)
 """,
+    "meta fit, one network, K=16 32+32 (20k x 20, 3 epochs)": """
+est = MetaBalanceClassifier(max_iter=3, early_stopping=False, n_estimators=1,
+                            tasks_per_step=16, batch_size=32, outer_batch_size=32,
+                            inner_sampler=None, geometry="fixed", random_state=0)
+run = lambda: est.fit(X, y)
+""",
+    "meta fit, one network, K=1 32+32, second order (20k x 20, 1 epoch)": """
+est = MetaBalanceClassifier(max_iter=1, early_stopping=False, n_estimators=1,
+                            tasks_per_step=1, batch_size=32, outer_batch_size=32,
+                            inner_sampler=None, geometry="fixed", first_order=False,
+                            random_state=0)
+run = lambda: est.fit(X, y)
+""",
     "plain fit, ROS (20k x 20, 3 epochs)": """
 est = BalancedNetClassifier(sampler="over", max_iter=3, early_stopping=False,
                             random_state=0)
@@ -99,14 +112,15 @@ def main(argv=None):
     trees = [_worktree(args.before, root), _worktree(args.after, root)]
     try:
         names = args.cases or list(CASES)
-        print(f"{'case':48s} {args.before:>10s} {args.after:>10s} {'ratio':>7s}")
+        width = max(map(len, names))
+        print(f"{'case':{width}s} {args.before:>10s} {args.after:>10s} {'ratio':>7s}")
         for name in names:
             times = ([], [])
             for _ in range(args.repeats):
                 for i, tree in enumerate(trees):
                     times[i].append(_time(tree, CASES[name]))
             a, b = (statistics.median(t) for t in times)
-            print(f"{name:48s} {a:9.3f}s {b:9.3f}s {b / a:7.2f}", flush=True)
+            print(f"{name:{width}s} {a:9.3f}s {b:9.3f}s {b / a:7.2f}", flush=True)
     finally:
         for tree in trees:
             subprocess.run(

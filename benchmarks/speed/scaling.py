@@ -2,8 +2,8 @@
 
 Synthetic data: 30 Gaussian features, 1 % positives (shifted mean on a third of
 the features), float64 as most users pass it. The sweeps use
-``MetaBalanceClassifier`` with a fixed configuration (``SWEEP`` below: MLP
-(64, 64), tasks of 32 inner and 32 outer rows, RandomOverSampler outer set,
+``MetaBalanceClassifier`` with a fixed configuration (``SWEEP`` below: one
+MLP (64, 64), tasks of 32 inner and 32 outer rows, RandomOverSampler outer set,
 natural inner set, no early stopping, ``geometry="fixed"`` so that an epoch is
 one pass at every size), so that the figures do not move with the
 library's defaults; only the varied quantity changes.
@@ -59,6 +59,7 @@ from _common import (
 #: The configuration of the sweeps, fixed here so that the figures do not move
 #: with the library's defaults; ``tasks_per_step`` and ``first_order`` vary.
 SWEEP = dict(
+    n_estimators=1,
     hidden_layer_sizes=(64, 64),
     batch_size=32,
     outer_batch_size=32,

@@ -97,6 +97,7 @@ def main():
     def balanced(batch_size):
         def fit():
             BalancedNetClassifier(
+                n_estimators=1,
                 hidden_layer_sizes=PUBLISHED["hidden_layer_sizes"],
                 sampler=SMOTE(),
                 batch_size=batch_size,
