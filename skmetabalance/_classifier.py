@@ -49,8 +49,8 @@ BASE_ROWS = 64
 #: from the same size on. Once the batches grow ``g``-fold, an epoch covers
 #: ``EPOCH_ROWS / g`` rows, but at least :data:`MIN_EPOCH_SHARE` of the set.
 EPOCH_ROWS = PASS_STEPS * BASE_ROWS
-#: Smallest share of the set an epoch covers once batches grow: ten epochs,
-#: the default patience, see at least one pass.
+#: Smallest share of the set an epoch covers once batches grow (up to
+#: ``EPOCH_ROWS`` rows): ten epochs, the default patience, see a whole pass.
 MIN_EPOCH_SHARE = 0.1
 #: Largest factor by which ``geometry='auto'`` grows the batches.
 MAX_GROWTH = 64
@@ -450,7 +450,7 @@ class _BaseNetClassifier(ClassifierMixin, BaseEstimator):
         root of that growth; with more than :data:`EPOCH_ROWS` rows, an epoch
         covers that many rows of the set rather than all of them, and once
         the batches grow ``g``-fold, ``EPOCH_ROWS / g`` rows, but at least
-        :data:`MIN_EPOCH_SHARE` of the set.
+        :data:`MIN_EPOCH_SHARE` of the set (and at most ``EPOCH_ROWS``).
         """
         growth = 1.0
         given = self._rows_per_step({k: getattr(self, k) for k in self._BATCH_PARAMS})
@@ -1472,10 +1472,10 @@ _TRAINING_DOC_PARAMS = """
         in proportion to its rows (at most 64 times), ``lr`` is multiplied by
         the square root of that growth, and an epoch covers part of a pass
         (the next epoch continues where it stopped): ``131072 / growth`` rows,
-        but at least a tenth of the set, so that ten epochs of patience see at
-        least one pass. A large set then trains in a bounded number of
-        optimiser steps of larger batches. What a fit used is in
-        ``geometry_``.
+        but at least a tenth of the set (ten epochs of patience then see a
+        whole pass) and at most 131,072 rows. A large set then trains in a
+        bounded number of optimiser steps of larger batches. What a fit used
+        is in ``geometry_``.
     n_estimators : int, default={n_estimators}
         Number of networks trained together as an ensemble. Members differ in
         their initial weights, batch order and dropout masks, share the
