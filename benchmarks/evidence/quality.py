@@ -474,8 +474,6 @@ def _by_size(sets):
 
 
 def run(candidates, part, sets, jobs):
-    from joblib import Parallel, delayed
-
     unknown = sorted(set(candidates) - set(CANDIDATES))
     if unknown:
         raise SystemExit(f"unknown candidates {unknown}; known: {list(CANDIDATES)}")
@@ -491,40 +489,38 @@ def run(candidates, part, sets, jobs):
         if (d, s, c, part) not in done
     ]
     print(f"{len(tasks)} fits to run", flush=True)
-    with append_rows(RESULTS, FIELDS) as write:
+    _fit_all(tasks, jobs, RESULTS)
+
+
+def _fit_all(tasks, jobs, path, **extra):
+    """Fit ``(candidate, dataset, split, part)`` tasks in ``jobs`` processes,
+    appending each result row (with the ``extra`` columns first) to ``path``."""
+    from joblib import Parallel, delayed
+
+    with append_rows(path, [*extra, *FIELDS]) as write:
         results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
             delayed(_fit_one)(*t, threads=1 if jobs > 1 else None) for t in tasks
         )
         for row in results:
-            write(row)
+            write({**extra, **row})
             print(row, flush=True)
 
 
 def recheck(candidates, part, sets, jobs, tag):
     """Refit stored rows of ``candidates`` now; compare with the stored AP."""
-    from joblib import Parallel, delayed
-
     stored = {
         (r["dataset"], int(r["split"]), r["candidate"]): float(r["ap"])
         for r in read_rows(RESULTS)
         if r["part"] == part and r["candidate"] in candidates and r["dataset"] in sets
     }
-    fields = ["tag", *FIELDS]
     done = {
         (r["dataset"], int(r["split"]), r["candidate"])
         for r in read_rows(RECHECK)
         if r["tag"] == tag and r["part"] == part
     }
-    tasks = [key for key in stored if key not in done]
+    tasks = [(c, d, s, part) for d, s, c in stored if (d, s, c) not in done]
     print(f"{len(tasks)} refits to run", flush=True)
-    with append_rows(RECHECK, fields) as write:
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(_fit_one)(c, d, s, part, threads=1 if jobs > 1 else None)
-            for d, s, c in tasks
-        )
-        for row in results:
-            write({"tag": tag, **row})
-            print(row, flush=True)
+    _fit_all(tasks, jobs, RECHECK, tag=tag)
     refits = {
         (r["dataset"], int(r["split"]), r["candidate"]): float(r["ap"])
         for r in read_rows(RECHECK)

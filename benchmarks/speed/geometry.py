@@ -25,6 +25,7 @@ state. ::
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import tempfile
 from pathlib import Path
@@ -93,75 +94,75 @@ def main():
     print(machine(), flush=True)
     speed = str(ROOT / "benchmarks" / "speed")
     records = []
-    for rows in args.rows:
-        for positive in args.positive:
-            for features in args.features:
-                for model in args.model:
-                    for seed in args.seeds:
-                        for variant in args.variants:
-                            payload = [rows, positive, features, model, seed]
-                            payload += [variant, str(args.cache), speed]
-                            out = run_child(_CHILD, payload)
-                            seconds, ap, steps, epochs, per_epoch, per_step = out
-                            record = dict(
-                                rows=rows,
-                                positive=positive,
-                                features=features,
-                                model=model,
-                                seed=seed,
-                                variant=variant,
-                                fit_s=seconds,
-                                ap=ap,
-                                steps=steps,
-                                epochs=epochs,
-                                steps_per_epoch=per_epoch,
-                                rows_per_step=per_step,
-                            )
-                            records.append(record)
-                            print(
-                                f"  {rows:>8d} rows, {positive:g} positive, "
-                                f"{features} cols, {model}, seed {seed}, "
-                                f"{variant:<12s} fit {seconds:6.1f} s, AP {ap:.4f}, "
-                                f"{steps} steps ({epochs} epochs of {per_epoch})",
-                                flush=True,
-                            )
+    shapes = itertools.product(args.rows, args.positive, args.features, args.model)
+    for shape, seed, variant in itertools.product(shapes, args.seeds, args.variants):
+        # Variants of one seed run back to back (the product's last factor).
+        rows, positive, features, model = shape
+        out = run_child(_CHILD, [*shape, seed, variant, str(args.cache), speed])
+        seconds, ap, steps, epochs, per_epoch, per_step = out
+        records.append(
+            dict(
+                rows=rows,
+                positive=positive,
+                features=features,
+                model=model,
+                seed=seed,
+                variant=variant,
+                fit_s=seconds,
+                ap=ap,
+                steps=steps,
+                epochs=epochs,
+                steps_per_epoch=per_epoch,
+                rows_per_step=per_step,
+            )
+        )
+        print(
+            f"  {rows:>8d} rows, {positive:g} positive, {features} cols, {model}, "
+            f"seed {seed}, {variant:<12s} fit {seconds:6.1f} s, AP {ap:.4f}, "
+            f"{steps} steps ({epochs} epochs of {per_epoch})",
+            flush=True,
+        )
     print()
-    print("against default, paired by seed: AP difference mean and sd, time ratio")
+    print(f"against {args.variants[0]}, paired by seed: AP difference, time ratio")
+    table = paired(records, args.variants)
+    print_table(table, list(table[0]), floatfmt="{:.4f}")
+    write_csv(records, list(records[0]), args.out, args.name)
+
+
+def paired(records, variants):
+    """Per shape and variant: mean AP, its paired difference to the first
+    variant (mean and sd over seeds), median fit time, time ratio and steps."""
+    shape = ("rows", "positive", "features", "model")
+    base = variants[0]
     table = []
-    base = args.variants[0]
-    for key in sorted(
-        {(r["rows"], r["positive"], r["features"], r["model"]) for r in records}
-    ):
-        group = [
-            r
+    for key in sorted({tuple(r[k] for k in shape) for r in records}):
+        by = {
+            (r["variant"], r["seed"]): r
             for r in records
-            if (r["rows"], r["positive"], r["features"], r["model"]) == key
-        ]
-        by = {(r["variant"], r["seed"]): r for r in group}
-        for variant in args.variants:
-            seeds = [s for s in args.seeds if (variant, s) in by and (base, s) in by]
+            if tuple(r[k] for k in shape) == key
+        }
+        for variant in variants:
+            seeds = sorted(s for v, s in by if v == variant and (base, s) in by)
+            runs = [by[variant, s] for s in seeds]
             diffs = [by[variant, s]["ap"] - by[base, s]["ap"] for s in seeds]
-            ratios = [by[variant, s]["fit_s"] / by[base, s]["fit_s"] for s in seeds]
             table.append(
                 dict(
-                    rows=key[0],
-                    positive=key[1],
-                    features=key[2],
-                    model=key[3],
+                    zip(shape, key),
                     variant=variant,
-                    ap=float(np.mean([by[variant, s]["ap"] for s in seeds])),
+                    ap=float(np.mean([r["ap"] for r in runs])),
                     ap_diff=float(np.mean(diffs)),
                     ap_diff_sd=float(np.std(diffs, ddof=1))
                     if len(diffs) > 1
                     else np.nan,
-                    fit_s=statistics.median(by[variant, s]["fit_s"] for s in seeds),
-                    time_ratio=statistics.median(ratios),
-                    steps=statistics.median(by[variant, s]["steps"] for s in seeds),
+                    fit_s=statistics.median(r["fit_s"] for r in runs),
+                    time_ratio=statistics.median(
+                        by[variant, s]["fit_s"] / by[base, s]["fit_s"] for s in seeds
+                    ),
+                    steps=statistics.median(r["steps"] for r in runs),
                     seeds=len(seeds),
                 )
             )
-    print_table(table, list(table[0]), floatfmt="{:.4f}")
-    write_csv(records, list(records[0]), args.out, args.name)
+    return table
 
 
 if __name__ == "__main__":

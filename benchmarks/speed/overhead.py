@@ -99,8 +99,14 @@ def _ops_per_step(cls, X, y, members):
     return total / est.n_steps_, (total - views) / est.n_steps_
 
 
-def _op_loop(a, w, b, rounds=20):
-    for _ in range(rounds):
+#: Rounds of :func:`_op_loop`, and the operations one round dispatches (views
+#: excluded).
+_ROUNDS = 20
+_LOOP_OPS = 8
+
+
+def _op_loop(a, w, b):
+    for _ in range(_ROUNDS):
         h = torch.relu(torch.baddbmm(b, a, w.transpose(1, 2)))
         d = torch.bmm(h, w)
         g = d.sum(1)
@@ -110,11 +116,9 @@ def _op_loop(a, w, b, rounds=20):
     return a, w, b
 
 
-#: Operations one round of :func:`_op_loop` dispatches, views excluded.
-_LOOP_OPS = 8
-
-
 def _per_op(repeats):
+    """Microseconds per operation of :func:`_op_loop`, eager and traced."""
+
     def best(fn, args, n=200):
         fn(*args)
         out = float("inf")
@@ -125,39 +129,35 @@ def _per_op(repeats):
             out = min(out, (time.perf_counter() - t0) / n)
         return out
 
-    rounds = 20
-    n_ops = rounds * _LOOP_OPS
+    n_ops = _ROUNDS * _LOOP_OPS
+    sizes = {"tiny (4 x 1 x 2)": (4, 1, 2), "default (4 x 16 x 64)": (4, 16, 64)}
+    rows = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _per_op_rows(best, n_ops)
+        with torch.no_grad():
+            for label, (k, n, d) in sizes.items():
+                args = (
+                    torch.randn(k, n, d),
+                    torch.randn(k, d, d),
+                    torch.randn(k, 1, d),
+                )
+                eager = best(_op_loop, args)
+                t0 = time.perf_counter()
+                traced = torch.jit.trace(_op_loop, args)
+                trace_s = time.perf_counter() - t0
+                jit = best(traced, args)
+                rows.append(
+                    {
+                        "tensors": label,
+                        "us_per_op_eager": 1e6 * eager / n_ops,
+                        "us_per_op_traced": 1e6 * jit / n_ops,
+                        "traced_x_eager": jit / eager,
+                        "trace_s": trace_s,
+                    }
+                )
     finally:
         torch.set_num_threads(threads)
-
-
-def _per_op_rows(best, n_ops):
-    with torch.no_grad():
-        sizes = {
-            "tiny (4 x 1 x 2)": (4, 1, 2),
-            "default (4 x 16 x 64)": (4, 16, 64),
-        }
-        rows = []
-        for label, (k, n, d) in sizes.items():
-            args = (torch.randn(k, n, d), torch.randn(k, d, d), torch.randn(k, 1, d))
-            eager = best(_op_loop, args)
-            t0 = time.perf_counter()
-            traced = torch.jit.trace(_op_loop, args)
-            trace_s = time.perf_counter() - t0
-            jit = best(traced, args)
-            rows.append(
-                {
-                    "tensors": label,
-                    "us_per_op_eager": 1e6 * eager / n_ops,
-                    "us_per_op_traced": 1e6 * jit / n_ops,
-                    "traced_x_eager": jit / eager,
-                    "trace_s": trace_s,
-                }
-            )
     return rows
 
 
@@ -205,7 +205,7 @@ def main():
     report(f"time per step, best of {args.repeats}", rows, args)
     loop = _per_op(args.repeats)
     args.name = args.name.replace(".csv", "_ops.csv")
-    report(f"{_LOOP_OPS * 20} small operations in a loop, one thread", loop, args)
+    report(f"{_LOOP_OPS * _ROUNDS} small operations in a loop, one thread", loop, args)
 
 
 if __name__ == "__main__":
